@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The `harvester` command. The supervisor runs in this very process (no re-exec),
+// so the pid pm2 or systemd sees is the supervisor's.
+import { Command, CommanderError } from 'commander';
+import { createLogger } from './log';
+import { loadConfigFile } from './supervisor/config-file';
+import { StartupError } from './supervisor/errors';
+import { runAsProcess, logStartupError } from './supervisor/process';
+import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
+import { daemonOptions } from './daemon';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+async function resolveOptions(configFile: string | undefined): Promise<SupervisorOptions> {
+  return configFile ? loadConfigFile(configFile) : daemonOptions();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('harvester')
+    .description('Seedbox downloader daemon on a worker-threads supervisor')
+    .version(version, '-v, --version')
+    .showHelpAfterError();
+
+  program
+    .command('run', { isDefault: true })
+    .description('run the daemon, or the loops a config module lists')
+    .option('-c, --config <file>', 'ESM config module: export default { loops: [...], ...supervisorOptions }')
+    .action(async (opts: { config?: string }) => {
+      const logger = createLogger();
+      let options: SupervisorOptions;
+      try {
+        options = await resolveOptions(opts.config);
+      } catch (err) {
+        if (err instanceof StartupError) logStartupError(logger, err);
+        else logger.fatal({ event: 'startup.failed', err }, (err as Error).message);
+        process.exit(1);
+      }
+      await runAsProcess(options, logger);
+    });
+
+  program
+    .command('check')
+    .description('validate the configuration and print it (secrets masked)')
+    .option('-c, --config <file>', 'config module to check instead of the daemon configuration')
+    .action(async (opts: { config?: string }) => {
+      try {
+        const options = await resolveOptions(opts.config);
+        const loops = resolveLoopSpecs(options);
+        process.stdout.write(`ok: ${loops.length} loop(s)\n`);
+        for (const l of loops) {
+          process.stdout.write(`  ${l.name}  ${l.modulePath}  interval=${l.intervalMs ?? 'default'}ms restart=${l.restart}\n`);
+        }
+      } catch (err) {
+        process.stderr.write(`harvester check: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
+    });
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    process.stderr.write(`harvester: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

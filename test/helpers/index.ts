@@ -1,0 +1,120 @@
+// Shared test helpers: fixtures, temp dirs, waiting on events (never sleep-and-hope).
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import type { SupervisorEvent } from '../../src/supervisor/events';
+
+export const ROOT = resolve(__dirname, '../../..');
+export const CLI = join(ROOT, 'dist/src/cli.js');
+export const fixture = (name: string): string => join(ROOT, 'dist/test/fixtures/loops', `${name}.js`);
+
+export function tempDir(prefix = 'harvester-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Polls `check` until it returns a truthy value or the timeout ends (an event wait with a generous bound). */
+export async function waitUntil<T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+export function markerLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+export function waitForMarker(file: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  return waitUntil(() => markerLines(file).find((l) => pattern.test(l)), timeoutMs, `marker ${pattern} in ${file}`);
+}
+
+/** Collects supervisor events; waitFor resolves on the first matching one (past or future). */
+export class EventLog {
+  readonly events: SupervisorEvent[] = [];
+  readonly onEvent = (e: SupervisorEvent): void => { this.events.push(e); };
+
+  of<K extends SupervisorEvent['event']>(name: K): Extract<SupervisorEvent, { event: K }>[] {
+    return this.events.filter((e) => e.event === name) as Extract<SupervisorEvent, { event: K }>[];
+  }
+
+  waitFor<K extends SupervisorEvent['event']>(
+    name: K,
+    pred: (e: Extract<SupervisorEvent, { event: K }>) => boolean = () => true,
+    timeoutMs = 15_000,
+  ): Promise<Extract<SupervisorEvent, { event: K }>> {
+    return waitUntil(() => this.of(name).find(pred), timeoutMs, `event ${name}`);
+  }
+}
+
+/** A pino logger writing JSON lines into an array (for assertions on the log contract). */
+export function memoryLogger(level = 'debug'): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
+}
+
+/** Quiet supervisor options for in-process tests: workers log nothing to the test runner's stdout. */
+export const quiet = { logLevel: 'silent' } as const;
+
+export interface CliRun {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLine(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string): Promise<Record<string, unknown>>;
+  messages: unknown[];
+}
+
+/** Runs the real CLI as a child process (JSON logs on stdout), optionally with an IPC channel like pm2. */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, HARVESTER_LOG_FORMAT: 'json', ...opts.env },
+    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const lines: Array<Record<string, unknown>> = [];
+  const messages: unknown[] = [];
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+    partial += d;
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const p of parts) {
+      if (!p.trim()) continue;
+      try { lines.push(JSON.parse(p)); } catch { lines.push({ raw: p }); }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => { err += d; });
+  child.on('message', (m) => messages.push(m));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })));
+  return {
+    child, lines, messages, exited,
+    stdout: () => out,
+    stderr: () => err,
+    waitForLine: (pred, timeoutMs = 15_000, what = 'a log line') =>
+      waitUntil(() => lines.find(pred), timeoutMs, `${what}; stdout so far:\n${out.slice(-3000)}\nstderr:\n${err.slice(-2000)}`),
+  };
+}
+
+export const ev = (name: string, extra: Record<string, unknown> = {}) => (l: Record<string, unknown>): boolean =>
+  l.event === name && Object.entries(extra).every(([k, v]) => l[k] === v);
