@@ -4,8 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { createLogger } from './log';
 import { loadConfigFile } from './supervisor/config-file';
-import { StartupError } from './supervisor/errors';
-import { runAsProcess, logStartupError } from './supervisor/process';
+import { runAsProcess } from './supervisor/process';
 import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
 import { daemonOptions } from './daemon';
 
@@ -27,16 +26,7 @@ export function buildProgram(): Command {
     .description('run the daemon, or the loops a config module lists')
     .option('-c, --config <file>', 'ESM config module: export default { loops: [...], ...supervisorOptions }')
     .action(async (opts: { config?: string }) => {
-      const logger = createLogger();
-      let options: SupervisorOptions;
-      try {
-        options = await resolveOptions(opts.config);
-      } catch (err) {
-        if (err instanceof StartupError) logStartupError(logger, err);
-        else logger.fatal({ event: 'startup.failed', err }, (err as Error).message);
-        process.exit(1);
-      }
-      await runAsProcess(options, logger);
+      await runAsProcess(() => resolveOptions(opts.config), createLogger());
     });
 
   program

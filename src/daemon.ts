@@ -1,12 +1,54 @@
-// The daemon's own loops (what `npm start` runs). Until the transfer loops land,
-// a small example loop shows the supervisor at work.
-import { resolve } from 'node:path';
-import type { SupervisorOptions } from './supervisor/options';
+// The daemon's own loops (what `npm start` runs), built from the environment.
+// Before any thread starts, the main thread opens the store once: the schema is
+// migrated, a damaged or newer database stops start-up with one line, and the
+// claims of an earlier process are taken back.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadConfig, ConfigError, type Config } from './transfers/config';
+import { SqliteStore } from './transfers/store/sqlite';
+import { StoreError } from './transfers/store/errors';
+import { StartupError } from './supervisor/errors';
+import type { LoopSpec, SupervisorOptions } from './supervisor/options';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
-export async function daemonOptions(): Promise<SupervisorOptions> {
-  return {
-    loops: [{ name: 'example', module: resolve(WORKERS_DIR, 'example.js'), intervalMs: 5000 }],
-  };
+/** Loops that only read the store look for work every second (DESIGN.md 5). */
+const STORE_POLL_MS = 1000;
+
+export function daemonLoops(config: Config): LoopSpec[] {
+  const worker = (name: string): string => resolve(WORKERS_DIR, `${name}.js`);
+  const hasArr = config.sonarr !== null || config.radarr !== null;
+  return [
+    { name: 'produce-transfers', module: worker('produce-transfers'), intervalMs: config.pollingIntervalMs },
+    { name: 'download', module: worker('download'), intervalMs: STORE_POLL_MS },
+    { name: 'watch-imported', module: worker('watch-imported'), intervalMs: hasArr ? config.pollingIntervalMs : STORE_POLL_MS },
+    { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
+    { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
+  ];
+}
+
+export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promise<SupervisorOptions> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StartupError(err.message, 'configuration');
+    throw err;
+  }
+  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(config.dbPath);
+  } catch (err) {
+    // StoreError messages already name DB_PATH and the file.
+    throw new StartupError(err instanceof StoreError ? err.message : `DB_PATH ${config.dbPath}: ${(err as Error).message}`, 'DB_PATH');
+  }
+  try {
+    await store.releaseAllClaims();
+  } finally {
+    await store.close();
+  }
+  return { loops: daemonLoops(config), logLevel: config.logLevel };
 }

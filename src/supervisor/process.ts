@@ -19,20 +19,28 @@ export function isSecondaryInstance(env = process.env): boolean {
   return env.exec_mode === 'cluster_mode' && instance !== undefined && instance !== '0' && env.HARVESTER_ALL_INSTANCES !== '1';
 }
 
-/** Start the loops, run until a signal or a give-up, then exit with the right code. Never returns. */
-export async function runAsProcess(options: SupervisorOptions, logger: Logger, hooks: ProcessHooks = {}): Promise<never> {
+/**
+ * Start the loops, run until a signal or a give-up, then exit with the right code. Never returns.
+ * `options` may be a function (the daemon reads its config and opens its store first): signals are
+ * handled from the first moment, so a SIGTERM during start-up is a clean stop, not a kill.
+ */
+export async function runAsProcess(
+  options: SupervisorOptions | (() => Promise<SupervisorOptions>),
+  logger: Logger,
+  hooks: ProcessHooks = {},
+): Promise<never> {
   if (isSecondaryInstance()) return idleSecondary(logger);
 
-  let sup: Supervisor;
-  try {
-    sup = new Supervisor({ ...options, logger });
-  } catch (err) {
-    return fatal(logger, err);
-  }
-
+  let sup: Supervisor | undefined;
+  let early: string | undefined;
   let signals = 0;
   const onSignal = (reason: string): void => {
     signals++;
+    if (!sup) {
+      // Before any loop exists there is nothing to stop: say so and leave.
+      early ??= reason;
+      return;
+    }
     if (signals === 1) void sup.stop(reason);
     else void sup.kill(reason);
   };
@@ -44,6 +52,22 @@ export async function runAsProcess(options: SupervisorOptions, logger: Logger, h
   process.on('message', onMessage);
 
   try {
+    const resolved = typeof options === 'function' ? await options() : options;
+    if (early) return stoppedEarly(logger, early);
+    sup = new Supervisor({ ...resolved, logger });
+  } catch (err) {
+    return fatal(logger, err);
+  }
+  return supervise(sup, logger, hooks, () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('message', onMessage);
+  });
+}
+
+async function supervise(sup: Supervisor, logger: Logger, hooks: ProcessHooks, unlisten: () => void): Promise<never> {
+  const memory = reportMemory(logger);
+  try {
     await sup.start();
     if (!sup.isStopping) await hooks.afterStart?.(sup);
     // After every loop.ready line is written (the logger is synchronous): pm2 wait_ready.
@@ -53,20 +77,40 @@ export async function runAsProcess(options: SupervisorOptions, logger: Logger, h
   }
 
   const code = await sup.done;
+  clearInterval(memory);
   try {
     await hooks.beforeExit?.(sup);
   } catch (err) {
     logger.error({ err }, 'shutdown hook failed');
   }
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigterm);
-  process.off('message', onMessage);
+  unlisten();
   // Exit even while an IPC channel (pm2) or a stray handle is open.
   process.exit(code);
 }
 
+/**
+ * Opt-in (HARVESTER_DEBUG_MEMORY_MS=<ms>): a `supervisor.memory` line with the
+ * main thread's memory every <ms>, for soak tests that check it does not grow.
+ */
+function reportMemory(logger: Logger, env = process.env): NodeJS.Timeout | undefined {
+  const everyMs = Number(env.HARVESTER_DEBUG_MEMORY_MS);
+  if (!Number.isInteger(everyMs) || everyMs <= 0) return undefined;
+  const timer = setInterval(() => {
+    const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
+    logger.info({ event: 'supervisor.memory', heapUsed, heapTotal, rss, external, arrayBuffers }, 'main thread memory');
+  }, everyMs);
+  timer.unref();
+  return timer;
+}
+
 export function logStartupError(logger: Logger, err: StartupError): void {
   logger.fatal({ event: 'startup.failed', culprit: err.culprit }, err.message);
+}
+
+function stoppedEarly(logger: Logger, reason: string): never {
+  logger.info({ event: 'supervisor.stopping', reason }, `stopping (${reason}) before any loop started`);
+  logger.info({ event: 'supervisor.stopped', exitCode: 0 }, 'stopped, exit code 0');
+  process.exit(0);
 }
 
 function fatal(logger: Logger, err: unknown): never {

@@ -1,0 +1,29 @@
+import type { Readable } from 'node:stream';
+import type { ClientKind, RemoteFile, RemoteTransfer } from '../model';
+
+/** What to add to the seedbox (torrent-add on the Transmission endpoint). */
+export interface AddRequest {
+  magnet?: string;
+  url?: string;
+  torrent?: Buffer;
+  category?: string | null;
+}
+
+/** One interface for every seedbox (DESIGN.md section 5, download clients). */
+export interface DownloadClient {
+  readonly kind: ClientKind;
+  /** Transfers under TARGET_LABEL, finished or not. */
+  listTransfers(signal?: AbortSignal): Promise<RemoteTransfer[]>;
+  /** The files of a finished transfer, with their File Names as the seedbox stored them. */
+  listFiles(transfer: RemoteTransfer, signal?: AbortSignal): Promise<RemoteFile[]>;
+  /** A stream of the file's bytes from `offset` on (resume). */
+  openFile(file: RemoteFile, offset: number, signal?: AbortSignal): Promise<Readable>;
+  /** Remove the transfer from the seedbox, with its remote files when deleteData. */
+  removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void>;
+  /** Add a transfer; absent for clients that cannot (local). */
+  addTransfer?(req: AddRequest, signal?: AbortSignal): Promise<RemoteTransfer>;
+  /** `harvester check`: one line describing the connection (account, folder), or a typed error (clients/errors.ts). */
+  check?(signal?: AbortSignal): Promise<string>;
+  /** The file's path on this machine, when the seedbox is a folder here (local, a Deluge mount): verification hashes the source too. */
+  sourcePath?(file: RemoteFile): Promise<string>;
+}

@@ -1,0 +1,243 @@
+// The download step: claim queued transfers (and orphaned `downloading` ones
+// whose owner died), fetch every file through the MAX_PARALLEL file slots,
+// verify, rename into place, then `downloaded`. Each transfer's failure is
+// recorded on that transfer (retry with backoff, or `failed` for good); it
+// never fails the loop. The claim is renewed while working; a lost claim stops
+// the work without recording anything.
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { DownloadClient } from '../clients/types';
+import { HostileNameError, localLayout, type LocalLayout } from '../layout';
+import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
+import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
+import { ClaimLostError } from './errors';
+import { downloadFile, type Hasher } from './file-download';
+import { RateMeter, type TransferProgress } from './progress';
+import { RateLimiter } from './rate-limiter';
+import { Semaphore } from './semaphore';
+
+export interface DownloaderOptions {
+  store: Store;
+  client: DownloadClient;
+  hasher: Hasher;
+  downloadDir: string;
+  maxParallel: number;
+  maxAttempts: number;
+  /** Claim owner: `<process>:<loop>`, so a restarted loop can take back its predecessor's claims at once. */
+  owner: string;
+  log: Logger;
+  /** The loop's stop signal: aborting it stops every download, leaving `.part` files to resume. */
+  signal: AbortSignal;
+  leaseMs?: number;
+  /** How often progress is written to the store and logged at debug level. */
+  progressEveryMs?: number;
+  fileMode?: number;
+  /** MAX_DOWNLOAD_RATE in bytes per second across all downloads; undefined: no cap. */
+  maxRate?: number;
+  now?: () => number;
+}
+
+interface Active {
+  transfer: Transfer;
+  name: string;
+  doneBytes: number;
+  totalBytes: number;
+  meter: RateMeter;
+  startedAt: number;
+  done: Promise<void>;
+}
+
+export class Downloader {
+  private readonly active = new Map<string, Active>();
+  private readonly slots: Semaphore;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+  private readonly limiter: RateLimiter | undefined;
+
+  constructor(private readonly o: DownloaderOptions) {
+    this.slots = new Semaphore(o.maxParallel);
+    this.limiter = o.maxRate ? new RateLimiter(o.maxRate) : undefined;
+    this.leaseMs = Math.min(o.leaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Claim work while transfer slots are free, and start it. Returns how many transfers were started. */
+  async fill(): Promise<number> {
+    let started = 0;
+    while (this.active.size < this.o.maxParallel && !this.o.signal.aborted) {
+      const t = (await this.o.store.claimNext('downloading', this.o.owner, this.leaseMs, this.now()))
+        ?? (await this.o.store.claimNext('queued', this.o.owner, this.leaseMs, this.now()));
+      if (!t) break;
+      this.start(t);
+      started++;
+    }
+    return started;
+  }
+
+  progress(): TransferProgress[] {
+    return [...this.active.values()].map((a) => {
+      const rate = a.meter.rate();
+      const left = Math.max(0, a.totalBytes - a.doneBytes);
+      return {
+        id: a.transfer.id, name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, rate,
+        etaSeconds: rate > 0 ? Math.round(left / rate) : null, startedAt: a.startedAt,
+      };
+    });
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Wait until every download in flight has settled (after the stop signal, they stop at the next chunk). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  private start(t: Transfer): void {
+    const entry: Active = {
+      transfer: t, name: t.localName ?? t.name, doneBytes: 0, totalBytes: t.totalBytes,
+      meter: new RateMeter(), startedAt: this.now(), done: Promise.resolve(),
+    };
+    this.active.set(t.id, entry);
+    entry.done = this.run(entry).finally(() => this.active.delete(t.id));
+  }
+
+  private async run(a: Active): Promise<void> {
+    const { store, owner, log } = this.o;
+    const t = a.transfer;
+    const abort = new AbortController();
+    const onStop = (): void => abort.abort(this.o.signal.reason);
+    this.o.signal.addEventListener('abort', onStop, { once: true });
+    const renew = setInterval(() => {
+      store.renewClaim(t.id, owner, this.leaseMs).then(
+        (ok) => { if (!ok) abort.abort(new ClaimLostError(t.id)); },
+        (err: unknown) => log.warn({ event: 'download.renew-failed', transferId: t.id, err }, 'could not renew the claim'),
+      );
+    }, Math.floor(this.leaseMs / 3));
+    const tlog = log.child({ transferId: t.id });
+    try {
+      if (t.state === 'queued' && !(await store.transition(t.id, owner, 'queued', 'downloading'))) return;
+      const files = await this.o.client.listFiles(remoteOf(t), abort.signal);
+      const layout = localLayout({ downloadDir: this.o.downloadDir, category: t.category, files, transferName: t.name });
+      await store.setFiles(t.id, files, layout.name);
+      a.name = layout.name;
+      a.totalBytes = files.reduce((s, f) => s + f.size, 0);
+      tlog.info({ event: 'download.started', name: layout.name, files: files.length, bytes: a.totalBytes, attempt: t.attempts + 1 }, `downloading "${layout.name}"`);
+      await this.downloadAll(a, layout, abort, tlog);
+      const moved = await store.transition(t.id, owner, 'downloading', 'downloaded', {
+        doneBytes: a.totalBytes, totalBytes: a.totalBytes, localName: layout.name, release: true,
+        notify: {
+          id: `download.finished:${t.id}`, event: 'download.finished',
+          payload: { name: layout.name, transferId: t.id, hash: t.hash, category: t.category, path: layout.path, bytes: a.totalBytes },
+        },
+      });
+      const ms = this.now() - a.startedAt;
+      if (moved) {
+        tlog.info({ event: 'download.finished', name: layout.name, bytes: a.totalBytes, ms, rate: ms > 0 ? Math.round((a.totalBytes * 1000) / ms) : null },
+          `downloaded "${layout.name}"`);
+      }
+    } catch (err) {
+      await this.onFailure(a, err, abort.signal, tlog);
+    } finally {
+      clearInterval(renew);
+      this.o.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** Every file through the shared slots; the first failure stops the others (they keep their `.part`). */
+  private async downloadAll(a: Active, layout: LocalLayout<RemoteFile>, abort: AbortController, log: Logger): Promise<void> {
+    const { store } = this.o;
+    const done = new Map<string, number>();
+    const stored = new Map((await store.listFiles(a.transfer.id)).map((f) => [f.path, f]));
+    let lastSaved = this.now();
+    const every = this.o.progressEveryMs ?? 2000;
+    const persist = async (force: boolean): Promise<void> => {
+      if (!force && this.now() - lastSaved < every) return;
+      lastSaved = this.now();
+      for (const [path, bytes] of done) await store.setFileProgress(a.transfer.id, path, bytes, false);
+      log.debug({ event: 'download.progress', name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, rate: a.meter.rate() }, 'progress');
+    };
+    let firstError: unknown;
+    await Promise.all(layout.files.map(async (f) => {
+      // Verified and renamed in an earlier attempt, and still there at its size: not read again.
+      if (stored.get(f.remote.path)?.verified && (await sizeOf(f.absPath)) === f.remote.size) {
+        a.doneBytes += f.remote.size;
+        return;
+      }
+      let release: (() => void) | undefined;
+      try {
+        release = await this.slots.acquire(abort.signal);
+        let fileBytes = 0;
+        await downloadFile({
+          client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher,
+          sourcePath: this.o.client.sourcePath ? await this.o.client.sourcePath(f.remote) : undefined,
+          signal: abort.signal, log, fileMode: this.o.fileMode, limiter: this.limiter,
+          onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
+          onBytes: (bytes) => {
+            fileBytes += bytes;
+            a.doneBytes += bytes;
+            a.meter.add(bytes);
+            done.set(f.remote.path, fileBytes);
+            void persist(false).catch(() => undefined);
+          },
+        });
+        done.delete(f.remote.path);
+        await store.setFileProgress(a.transfer.id, f.remote.path, f.remote.size, true);
+      } catch (err) {
+        firstError ??= err;
+        if (!abort.signal.aborted) abort.abort(err);
+      } finally {
+        release?.();
+      }
+    }));
+    if (firstError !== undefined) {
+      await persist(true).catch(() => undefined);
+      throw abort.signal.reason instanceof ClaimLostError || this.o.signal.aborted ? abort.signal.reason : firstError;
+    }
+  }
+
+  private async onFailure(a: Active, err: unknown, signal: AbortSignal, log: Logger): Promise<void> {
+    const t = a.transfer;
+    if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
+      log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
+      return;
+    }
+    if (this.o.signal.aborted) {
+      // Stopping: not a failure. The claim is released so the next process or loop resumes at once.
+      await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
+      log.info({ event: 'download.interrupted', name: a.name, doneBytes: a.doneBytes }, 'download interrupted by stop: will resume');
+      return;
+    }
+    // A hostile File Name will not change on retry: fail for good at once.
+    const permanent = err instanceof HostileNameError;
+    const result = await this.o.store.recordFailure(t.id, err, {
+      maxAttempts: permanent ? 0 : this.o.maxAttempts,
+      owner: this.o.owner,
+      retryState: 'queued',
+      notifyOnGiveUp: {
+        id: `download.failed:${t.id}`, event: 'download.failed',
+        payload: { name: a.name, transferId: t.id, hash: t.hash, error: errorText(err) },
+      },
+    });
+    const fields = { event: 'download.failed', name: a.name, err, attempts: result.attempts, outcome: result.outcome, nextAttemptAt: result.nextAttemptAt };
+    if (result.outcome === 'failed') log.error(fields, `download of "${a.name}" failed for good after ${result.attempts} attempt(s)`);
+    else log.warn(fields, `download of "${a.name}" failed: ${errorText(err)}`);
+  }
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a client needs to list a stored transfer's files again. */
+function remoteOf(t: Transfer): RemoteTransfer {
+  return {
+    remoteId: t.remoteId, name: t.name, remoteStatus: t.remoteStatus, progress: t.remoteProgress,
+    finished: true, totalBytes: t.totalBytes, hash: t.hash,
+  };
+}

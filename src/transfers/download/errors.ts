@@ -1,0 +1,30 @@
+// Errors of one transfer's download. They fail that transfer's attempt, never the loop.
+
+export class SizeMismatchError extends Error {
+  override name = 'SizeMismatchError';
+  constructor(readonly path: string, readonly expected: number, readonly actual: number) {
+    super(`${path}: expected ${expected} bytes, got ${actual}`);
+  }
+}
+
+export class ChecksumMismatchError extends Error {
+  override name = 'ChecksumMismatchError';
+  constructor(readonly path: string, readonly algorithm: string, readonly expected: string, readonly actual: string) {
+    super(`${path}: ${algorithm} ${actual} does not match the seedbox's ${expected}`);
+  }
+}
+
+export class OutsideDownloadDirError extends Error {
+  override name = 'OutsideDownloadDirError';
+  constructor(readonly path: string) {
+    super(`${path} resolves outside DOWNLOAD_DIR (a symlink?): refused`);
+  }
+}
+
+/** The claim was taken by someone else (our lease ran out): stop without recording anything. */
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+  constructor(readonly transferId: string) {
+    super(`claim on ${transferId} lost`);
+  }
+}

@@ -1,0 +1,30 @@
+// MAX_DOWNLOAD_RATE across every download of the loop: one token bucket
+// (bytes), refilled continuously, a tenth of a second of burst, empty at start
+// (so that a cap holds from the first byte). A chunk larger than the bucket
+// goes into debt and the next taker waits it off, so any chunk size works.
+export class RateLimiter {
+  private tokens = 0;
+  private last: number;
+  private readonly burst: number;
+
+  constructor(private readonly bytesPerSecond: number, private readonly now: () => number = () => performance.now()) {
+    this.burst = bytesPerSecond / 10;
+    this.last = this.now();
+  }
+
+  /** Resolves when `bytes` may pass; rejects with the signal's reason on abort. */
+  async take(bytes: number, signal?: AbortSignal): Promise<void> {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.bytesPerSecond) / 1000);
+    this.last = t;
+    this.tokens -= bytes;
+    if (this.tokens >= 0) return;
+    const waitMs = (-this.tokens * 1000) / this.bytesPerSecond;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, waitMs);
+      const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason); };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,122 @@
+// The domain's words (DESIGN.md "Words"): Transfer, File Name, Local Layout,
+// Claim, Downloaded, Imported, Label, Category.
+
+export type ClientKind = 'local' | 'putio' | 'deluge';
+
+/**
+ * Where a transfer is in harvester's pipeline (not the seedbox's own status).
+ * pending: on the seedbox, not finished there yet (recorded so torrent-get can show it)
+ * queued -> downloading -> downloaded -> imported -> seeding -> cleaned; failed on the way.
+ */
+export const TRANSFER_STATES = [
+  'pending',
+  'queued',
+  'downloading',
+  'downloaded',
+  'imported',
+  'seeding',
+  'cleaned',
+  'failed',
+] as const;
+export type TransferState = (typeof TRANSFER_STATES)[number];
+
+/** A file as the seedbox stored it. `path` is relative, '/'-separated, and includes the root folder of a folder transfer. */
+export interface RemoteFile {
+  /** The seedbox's id of the file (put.io file id; for local/deluge the relative path). */
+  id: string;
+  path: string;
+  size: number;
+  /** Lower-case hex CRC32 when the seedbox reports one (put.io). */
+  crc32?: string;
+}
+
+/** A transfer as a download client lists it. */
+export interface RemoteTransfer {
+  remoteId: string;
+  /** The transfer's name on the seedbox: cosmetic, never used for paths. */
+  name: string;
+  /** The seedbox's own status, verbatim (put.io: COMPLETED, DOWNLOADING, ...). */
+  remoteStatus: string;
+  /** 0..100 on the seedbox. */
+  progress: number;
+  /** Finished on the seedbox: its files can be fetched. */
+  finished: boolean;
+  totalBytes: number;
+  /** Real BitTorrent info-hash, lower-case hex, when the seedbox knows it. */
+  hash?: string;
+  /** uploaded/downloaded on the seedbox, when known. */
+  ratio?: number;
+  errorString?: string;
+}
+
+/** A transfer as harvester records it in the store. */
+export interface Transfer {
+  /** `${client}:${remoteId}`: stable key. */
+  id: string;
+  client: ClientKind;
+  remoteId: string;
+  name: string;
+  hash: string;
+  category: string | null;
+  state: TransferState;
+  remoteStatus: string;
+  remoteProgress: number;
+  totalBytes: number;
+  /** Bytes of the local copy written and verified so far. */
+  doneBytes: number;
+  /** The Local Layout name (DOWNLOAD_DIR[/category]/<localName>), derived once from File Names. */
+  localName: string | null;
+  seedRatioLimit: number | null;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  downloadedAt: number | null;
+  importedAt: number | null;
+  cleanedAt: number | null;
+  /** The seedbox's upload ratio at the last listing, when it reports one (seeding decisions). */
+  remoteRatio?: number | null;
+  /** The seedbox's own error text for the transfer, verbatim (torrent-get errorString). */
+  remoteError?: string | null;
+  /** When the download client last listed the transfer (a transfer gone from the seedbox stops being seen). */
+  lastSeenAt?: number | null;
+  /** The Claim on the transfer's next step, if any (for status displays; claims go through the store). */
+  claimOwner?: string | null;
+  claimExpiresAt?: number | null;
+}
+
+/** A file of a transfer as the store records it: its File Name (a RemoteFile, so it can be opened) and local progress. */
+export interface TransferFile extends RemoteFile {
+  transferId: string;
+  /** Bytes written locally so far (resume point). */
+  doneBytes: number;
+  /** Size (and checksum where known) checked, and renamed into place. */
+  verified: boolean;
+}
+
+/** What a notification is about (DESIGN.md section 5, Notifications). */
+export const NOTIFICATION_EVENTS = [
+  'download.finished',
+  'download.failed',
+  'transfer.imported',
+  'transfer.cleaned',
+  'alert.auth-failed',
+  'alert.disk-full',
+  'alert.loop-gave-up',
+] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+/** A notification waiting in (or sent from) the outbox. `id` is the dedupe key sent in the webhook body. */
+export interface Notification {
+  id: string;
+  event: NotificationEvent;
+  payload: unknown;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  sentAt: number | null;
+  /** Set when the notifier gave up after its last attempt. */
+  gaveUpAt: number | null;
+  lastError: string | null;
+}

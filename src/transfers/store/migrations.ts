@@ -1,0 +1,76 @@
+// The SQLite schema, as an ordered list of migrations. Migration i brings the
+// database to PRAGMA user_version = i + 1. Append only: never edit a released
+// migration, add the next one (a database written by a newer harvester is
+// refused at open, never rewritten by an older one).
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: transfers, their files, the notification outbox.
+  `
+  CREATE TABLE transfers (
+    id               TEXT PRIMARY KEY,          -- "<client>:<remoteId>"
+    client           TEXT NOT NULL,
+    remote_id        TEXT NOT NULL,
+    name             TEXT NOT NULL,             -- cosmetic; never used for paths
+    hash             TEXT NOT NULL,
+    category         TEXT,
+    state            TEXT NOT NULL CHECK (state IN
+                       ('pending','queued','downloading','downloaded','imported','seeding','cleaned','failed')),
+    remote_status    TEXT NOT NULL DEFAULT '',
+    remote_progress  REAL NOT NULL DEFAULT 0,
+    remote_ratio     REAL,
+    remote_error     TEXT,
+    total_bytes      INTEGER NOT NULL DEFAULT 0,
+    done_bytes       INTEGER NOT NULL DEFAULT 0,
+    local_name       TEXT,
+    seed_ratio_limit REAL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    next_attempt_at  INTEGER,
+    claim_owner      TEXT,
+    claim_expires_at INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    last_seen_at     INTEGER,
+    downloaded_at    INTEGER,
+    imported_at      INTEGER,
+    cleaned_at       INTEGER
+  ) STRICT;
+  -- claimNext: the oldest row in a state.
+  CREATE INDEX transfers_by_state ON transfers (state, created_at, id);
+  CREATE INDEX transfers_by_hash ON transfers (hash);
+  -- releaseClaimsOf at start-up.
+  CREATE INDEX transfers_by_claim ON transfers (claim_owner) WHERE claim_owner IS NOT NULL;
+  -- pruneCleaned.
+  CREATE INDEX transfers_cleaned ON transfers (cleaned_at) WHERE state = 'cleaned';
+
+  CREATE TABLE files (
+    transfer_id    TEXT NOT NULL REFERENCES transfers (id) ON DELETE CASCADE,
+    path           TEXT NOT NULL,               -- the File Name as the seedbox stored it
+    remote_file_id TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    crc32          TEXT,
+    done_bytes     INTEGER NOT NULL DEFAULT 0,
+    verified       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (transfer_id, path)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE outbox (
+    id               TEXT PRIMARY KEY,          -- the dedupe key sent in the webhook body
+    event            TEXT NOT NULL,
+    payload          TEXT NOT NULL,             -- JSON
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    sent_at          INTEGER,
+    gave_up_at       INTEGER,
+    last_error       TEXT,
+    claim_owner      TEXT,
+    claim_expires_at INTEGER
+  ) STRICT;
+  CREATE INDEX outbox_due ON outbox (next_attempt_at, created_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+  CREATE INDEX outbox_done ON outbox (coalesce(sent_at, gave_up_at)) WHERE sent_at IS NOT NULL OR gave_up_at IS NOT NULL;
+  `,
+];
+
+/** The schema version this code writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

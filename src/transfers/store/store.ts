@@ -1,0 +1,170 @@
+// The one interface every loop uses to hand work to the next (DESIGN.md
+// section 5: loops hand work to each other only through the store). Every
+// method is async so that a PostgreSQL store, for several replicas sharing
+// one seedbox account, can be added beside SqliteStore without changing a
+// caller. Every method that changes state is one transaction.
+//
+// Claims: an owner's exclusive, leased hold on a transfer's next step. A claim
+// is free when it has no owner or its lease has ended; it stays the owner's
+// until someone else takes it, so an owner whose lease ran out may still finish
+// (transition, renew, fail) as long as nobody did take it.
+import type {
+  ClientKind,
+  Notification,
+  NotificationEvent,
+  RemoteFile,
+  RemoteTransfer,
+  Transfer,
+  TransferFile,
+  TransferState,
+} from '../model';
+import type { BackoffPolicy } from './backoff';
+
+/** Longest lease a claim may carry (DESIGN.md: at most 30 s, renewed while working). */
+export const MAX_LEASE_MS = 30_000;
+
+export interface UpsertOptions {
+  /** From torrent-add: the Category (local sub-folder). Recorded when given; never cleared by a listing. */
+  category?: string | null;
+  /** From torrent-set: the transfer's own seed ratio limit (wins over SEED_RATIO). */
+  seedRatioLimit?: number | null;
+}
+
+export interface UpsertResult {
+  transfer: Transfer;
+  /** First time this transfer was recorded. */
+  created: boolean;
+  /** This call moved it to `queued` (it is finished on the seedbox and was `pending` or new). */
+  queued: boolean;
+}
+
+export interface ListQuery {
+  state?: TransferState | readonly TransferState[];
+  client?: ClientKind;
+  limit?: number;
+  offset?: number;
+}
+
+/** A notification to send; `id` is its dedupe key (enqueueing the same id twice sends it once). */
+export interface NewNotification {
+  id: string;
+  event: NotificationEvent;
+  payload: unknown;
+}
+
+/** Fields a transition may set along with the state. */
+export type TransitionPatch = Partial<
+  Pick<
+    Transfer,
+    | 'localName'
+    | 'doneBytes'
+    | 'totalBytes'
+    | 'lastError'
+    | 'attempts'
+    | 'nextAttemptAt'
+    | 'seedRatioLimit'
+    | 'category'
+    | 'downloadedAt'
+    | 'importedAt'
+    | 'cleanedAt'
+  >
+> & {
+  /** Give the claim up with the transition, so the next loop can take the transfer at once. */
+  release?: boolean;
+  /** Enqueue this notification in the same transaction (so a crash cannot lose it or send it for nothing). */
+  notify?: NewNotification;
+};
+
+export interface FailureOptions {
+  /** At this many failed attempts the transfer becomes `failed` for good. */
+  maxAttempts: number;
+  backoff?: BackoffPolicy;
+  /** When given, the failure is only recorded while this owner holds the claim. */
+  owner?: string;
+  /** The state to retry from (e.g. back to `queued`); default: stay in the current state. */
+  retryState?: TransferState;
+  /** Enqueued, in the same transaction, only when the transfer fails for good. */
+  notifyOnGiveUp?: NewNotification;
+}
+
+export interface FailureResult {
+  /** retry: will be claimable again at nextAttemptAt; failed: for good; lost: not the caller's (or gone), nothing changed. */
+  outcome: 'retry' | 'failed' | 'lost';
+  attempts: number;
+  nextAttemptAt: number | null;
+}
+
+export interface NotificationFailureOptions {
+  maxAttempts: number;
+  backoff?: BackoffPolicy;
+}
+
+export interface Store {
+  // --- Transfers as the seedbox lists them
+  /**
+   * Record (or update) a listed transfer: its remote status, progress, ratio, name. A finished one
+   * goes `pending` -> `queued`; no other state is ever changed here (a cleaned, failed or
+   * downloaded transfer is never resurrected). The hash is kept once set: a stand-in SHA-1 of
+   * `${client}:${remoteId}` is replaced by the real info-hash once, never changed after.
+   */
+  upsertRemote(client: ClientKind, remote: RemoteTransfer, opts?: UpsertOptions): Promise<UpsertResult>;
+  /** Record the transfer's File Names and its Local Layout name. Progress of unchanged files is kept (resume). */
+  setFiles(transferId: string, files: readonly RemoteFile[], localName: string | null): Promise<void>;
+  listFiles(transferId: string): Promise<TransferFile[]>;
+  /** Progress of one file; the transfer's doneBytes follows. false when no such file. */
+  setFileProgress(transferId: string, path: string, doneBytes: number, verified: boolean): Promise<boolean>;
+
+  // --- Claims
+  /** Claim the oldest transfer in `state` whose claim is free and whose next attempt is due. */
+  claimNext(state: TransferState, owner: string, leaseMs: number, now?: number): Promise<Transfer | undefined>;
+  /** Claim one given transfer, if its claim is free (or already the owner's). */
+  claim(id: string, owner: string, leaseMs: number): Promise<Transfer | undefined>;
+  /** Extend the owner's lease; false when the claim is no longer the owner's. */
+  renewClaim(id: string, owner: string, leaseMs: number): Promise<boolean>;
+  releaseClaim(id: string, owner: string): Promise<boolean>;
+  /** At start-up: take back the claims of an earlier process (owner ids starting with the prefix). */
+  releaseClaimsOf(ownerPrefix: string): Promise<number>;
+  releaseAllClaims(): Promise<number>;
+  /**
+   * Move the transfer from `from` to `to` (with `patch`), only if `owner` still holds its claim and
+   * it is still in `from`. Reaching downloaded/imported/seeding/cleaned stamps its time and resets
+   * attempts, lastError and nextAttemptAt (a new step starts with a clean slate). false: nothing changed.
+   */
+  transition(id: string, owner: string, from: TransferState, to: TransferState, patch?: TransitionPatch): Promise<boolean>;
+  /** A failed attempt: retry later with backoff, or `failed` for good after maxAttempts. Releases the claim. */
+  recordFailure(id: string, error: unknown, opts: FailureOptions): Promise<FailureResult>;
+
+  // --- Operator commands
+  /** `harvester retry`: a failed transfer back to `queued`, attempts reset. */
+  retry(id: string): Promise<boolean>;
+  /** `harvester forget`: drop the transfer and its files from the store. */
+  forget(id: string): Promise<boolean>;
+
+  // --- Reads
+  get(id: string): Promise<Transfer | undefined>;
+  byHash(hash: string): Promise<Transfer | undefined>;
+  list(query?: ListQuery): Promise<Transfer[]>;
+  countByState(): Promise<Record<TransferState, number>>;
+
+  // --- Outbox
+  /** true when enqueued, false when that id was already there (idempotent). */
+  enqueueNotification(n: NewNotification): Promise<boolean>;
+  claimNotifications(owner: string, limit: number, leaseMs: number): Promise<Notification[]>;
+  markSent(id: string, owner: string): Promise<boolean>;
+  /** A failed send: retry with backoff, or give up after maxAttempts. */
+  markFailed(id: string, owner: string, error: unknown, opts: NotificationFailureOptions): Promise<'retry' | 'gave-up' | 'lost'>;
+
+  // --- Housekeeping
+  /** Forget transfers cleaned before `olderThan` (RETENTION). */
+  pruneCleaned(olderThan: number): Promise<number>;
+  /** Forget notifications sent or given up before `olderThan`. */
+  pruneNotifications(olderThan: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Text of an error for `lastError`: its message, one line, bounded (it is shown in torrent-get and logs). */
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.replace(/[\r\n]+/g, ' ');
+  return line.length > 1000 ? `${line.slice(0, 1000)}…` : line;
+}

@@ -1,0 +1,526 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { RemoteTransfer } from '../../src/transfers/model';
+import { backoffDelay } from '../../src/transfers/store/backoff';
+import { StoreError } from '../../src/transfers/store/errors';
+import { SCHEMA_VERSION } from '../../src/transfers/store/migrations';
+import { SqliteStore, standInHash } from '../../src/transfers/store/sqlite';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'harvester-store-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const dbFile = () => path.join(tmp, `db-${++n}`, 'harvester.db');
+
+/** A clock the test moves by hand. */
+function fakeClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms), set: (t: number) => (now = t) };
+}
+
+const opened: SqliteStore[] = [];
+after(async () => {
+  for (const s of opened) await s.close();
+});
+function open(file: string, clock = fakeClock()) {
+  const store = new SqliteStore(file, { clock: clock.now });
+  opened.push(store);
+  return store;
+}
+
+const remote = (id: string, patch: Partial<RemoteTransfer> = {}): RemoteTransfer => ({
+  remoteId: id,
+  name: `Transfer ${id}`,
+  remoteStatus: 'COMPLETED',
+  progress: 100,
+  finished: true,
+  totalBytes: 1000,
+  ...patch,
+});
+
+const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+test('a new database is created with the whole schema, folders included', () => {
+  const file = dbFile();
+  open(file);
+  const db = new Database(file, { readonly: true });
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+  assert.deepEqual(tables, ['files', 'outbox', 'transfers']);
+  db.close();
+});
+
+test('an empty v0 database (and a zero-byte file) is migrated, not refused', () => {
+  const file = dbFile();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  new Database(file).close();
+  const store = open(file);
+  assert.equal(store.file, file);
+  const db = new Database(file, { readonly: true });
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  db.close();
+
+  const empty = dbFile();
+  fs.mkdirSync(path.dirname(empty), { recursive: true });
+  fs.writeFileSync(empty, '');
+  open(empty);
+});
+
+test('opening the same database twice migrates once and keeps the data', async () => {
+  const file = dbFile();
+  const a = open(file);
+  await a.upsertRemote('local', remote('x'));
+  await a.close();
+  const b = open(file);
+  assert.equal((await b.get('local:x'))?.state, 'queued');
+});
+
+test('a newer database is refused, not rewritten', () => {
+  const file = dbFile();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.exec('CREATE TABLE future (x)');
+  db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+  db.close();
+  const before = sha256(file);
+  assert.throws(
+    () => new SqliteStore(file),
+    (err: unknown) =>
+      err instanceof StoreError &&
+      err.code === 'newer-schema' &&
+      err.message.includes(file) &&
+      err.message.includes(`schema version ${SCHEMA_VERSION + 5}`) &&
+      /refusing/.test(err.message),
+  );
+  assert.equal(sha256(file), before, 'the file is byte for byte what it was');
+  assert.ok(!fs.existsSync(`${file}-wal`) || fs.statSync(`${file}-wal`).size === 0, 'nothing was written to a WAL either');
+});
+
+test('a file that is not a database stops start-up with a clear error, and is left alone', () => {
+  const file = dbFile();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, Buffer.alloc(16_384, 0x5a));
+  const before = sha256(file);
+  assert.throws(
+    () => new SqliteStore(file),
+    (err: unknown) =>
+      err instanceof StoreError && err.code === 'damaged' && err.message.startsWith(`DB_PATH ${file}: not a SQLite database`),
+  );
+  assert.equal(sha256(file), before);
+});
+
+test('a damaged database (garbage over its pages) stops start-up with a clear error', async () => {
+  const file = dbFile();
+  const store = new SqliteStore(file);
+  for (let i = 0; i < 200; i++) await store.upsertRemote('local', remote(`t${i}`, { name: `Transfer ${'x'.repeat(200)} ${i}` }));
+  await store.close(); // checkpoints the WAL into the main file
+  const pageSize = 4096;
+  const fd = fs.openSync(file, 'r+');
+  // Keep the header page, scribble over the pages after it.
+  fs.writeSync(fd, Buffer.alloc(pageSize * 4, 0xa5), 0, pageSize * 4, pageSize);
+  fs.closeSync(fd);
+  assert.throws(
+    () => new SqliteStore(file),
+    (err: unknown) =>
+      err instanceof StoreError && err.code === 'damaged' && err.message.includes(file) && /restore a backup/.test(err.message),
+  );
+});
+
+test('a finished transfer is queued once, and a pending one when it finishes', async () => {
+  const store = open(dbFile());
+  const first = await store.upsertRemote('putio', remote('1'));
+  assert.equal(first.created, true);
+  assert.equal(first.queued, true);
+  assert.equal(first.transfer.state, 'queued');
+  const again = await store.upsertRemote('putio', remote('1'));
+  assert.equal(again.created, false);
+  assert.equal(again.queued, false);
+
+  const pending = await store.upsertRemote('putio', remote('2', { finished: false, progress: 40, remoteStatus: 'DOWNLOADING' }));
+  assert.equal(pending.transfer.state, 'pending');
+  assert.equal(pending.transfer.remoteProgress, 40);
+  const done = await store.upsertRemote('putio', remote('2', { ratio: 0.5 }));
+  assert.equal(done.queued, true);
+  assert.equal(done.transfer.state, 'queued');
+  assert.equal(done.transfer.remoteStatus, 'COMPLETED');
+  assert.equal(done.transfer.remoteRatio, 0.5);
+});
+
+test('a cleaned, failed or downloaded transfer is never resurrected by the next listing', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  for (const [id, to] of [['a', 'downloaded'], ['b', 'cleaned'], ['c', 'failed']] as const) {
+    await store.upsertRemote('putio', remote(id));
+    const t = await store.claim(`putio:${id}`, 'w', 10_000);
+    assert.ok(t);
+    assert.equal(await store.transition(t.id, 'w', 'queued', to, { release: true }), true);
+    await store.upsertRemote('putio', remote(id, { finished: false, progress: 10 }));
+    await store.upsertRemote('putio', remote(id));
+    assert.equal((await store.get(t.id))?.state, to);
+  }
+});
+
+test('the hash is a stable stand-in until the real info-hash is known, and never changes after', async () => {
+  const store = open(dbFile());
+  const t = (await store.upsertRemote('local', remote('Show.S01'))).transfer;
+  assert.equal(t.hash, standInHash('local', 'Show.S01'));
+  assert.match(t.hash, /^[0-9a-f]{40}$/);
+  const real = 'ABCDEF0123456789ABCDEF0123456789ABCDEF01';
+  assert.equal((await store.upsertRemote('local', remote('Show.S01', { hash: real }))).transfer.hash, real.toLowerCase());
+  const other = '1111111111111111111111111111111111111111';
+  assert.equal((await store.upsertRemote('local', remote('Show.S01', { hash: other }))).transfer.hash, real.toLowerCase());
+  assert.equal((await store.upsertRemote('local', remote('Show.S01', { hash: 'not-a-hash' }))).transfer.hash, real.toLowerCase());
+  assert.equal((await store.byHash(real))?.id, 'local:Show.S01', 'byHash ignores case');
+  assert.equal(await store.byHash(other), undefined);
+});
+
+test('category and seed ratio from torrent-add survive later listings', async () => {
+  const store = open(dbFile());
+  await store.upsertRemote('putio', remote('9', { finished: false }), { category: 'tv-sonarr', seedRatioLimit: 2 });
+  const t = (await store.upsertRemote('putio', remote('9'))).transfer;
+  assert.equal(t.category, 'tv-sonarr');
+  assert.equal(t.seedRatioLimit, 2);
+});
+
+test('claims are exclusive across two connections to the same file', async () => {
+  const file = dbFile();
+  const clock = fakeClock();
+  const a = open(file, clock);
+  const b = open(file, clock);
+  for (let i = 0; i < 20; i++) {
+    await a.upsertRemote('local', remote(String(i)));
+    clock.advance(1);
+  }
+  const got: Record<string, string[]> = { a: [], b: [] };
+  for (;;) {
+    const fromA = await a.claimNext('queued', 'A', 30_000);
+    const fromB = await b.claimNext('queued', 'B', 30_000);
+    if (fromA) got.a!.push(fromA.id);
+    if (fromB) got.b!.push(fromB.id);
+    if (!fromA && !fromB) break;
+  }
+  const all = [...got.a!, ...got.b!];
+  assert.equal(all.length, 20);
+  assert.equal(new Set(all).size, 20, 'no transfer was claimed twice');
+  assert.deepEqual(got.a!.slice(0, 3), ['local:0', 'local:2', 'local:4'], 'the oldest first');
+});
+
+test('claims are exclusive when two threads race for them', async () => {
+  const file = dbFile();
+  const seed = open(file);
+  for (let i = 0; i < 200; i++) await seed.upsertRemote('local', remote(String(i)));
+  const storePath = path.join(__dirname, '../../src/transfers/store/sqlite.js');
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { SqliteStore } = require(workerData.storePath);
+    const store = new SqliteStore(workerData.file);
+    parentPort.postMessage('ready');
+    parentPort.once('message', async () => {
+      const ids = [];
+      for (;;) {
+        const t = await store.claimNext('queued', workerData.owner, 30000);
+        if (!t) break;
+        ids.push(t.id);
+        await store.transition(t.id, workerData.owner, 'queued', 'downloading', { release: true });
+      }
+      await store.close();
+      parentPort.postMessage(ids);
+    });`;
+  // Both threads open their connection first, then start claiming at the same moment.
+  const workers = ['one', 'two'].map((owner) => new Worker(code, { eval: true, workerData: { file, owner, storePath } }));
+  const message = (w: Worker) =>
+    new Promise<unknown>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map(message));
+  const results = workers.map(message) as Promise<string[]>[];
+  for (const w of workers) w.postMessage('go');
+  const [one, two] = await Promise.all(results);
+  const all = [...one!, ...two!];
+  assert.equal(all.length, 200);
+  assert.equal(new Set(all).size, 200, 'no transfer was claimed by both threads');
+  assert.equal((await seed.countByState()).downloading, 200);
+});
+
+test("a crashed owner's claim is taken back after its lease", async () => {
+  const clock = fakeClock();
+  const file = dbFile();
+  const a = open(file, clock);
+  const b = open(file, clock);
+  await a.upsertRemote('local', remote('x'));
+  const claimed = await a.claimNext('queued', 'worker-1', 30_000);
+  assert.equal(claimed?.claimOwner, 'worker-1');
+  assert.equal(claimed?.claimExpiresAt, clock.now() + 30_000);
+  // worker-1 dies here, without releasing.
+  clock.advance(29_999);
+  assert.equal(await b.claimNext('queued', 'worker-2', 30_000), undefined, 'not before the lease ends');
+  clock.advance(1);
+  const taken = await b.claimNext('queued', 'worker-2', 30_000);
+  assert.equal(taken?.id, 'local:x');
+  assert.equal(taken?.claimOwner, 'worker-2');
+  // The dead owner's late work is refused: the claim is no longer its own.
+  assert.equal(await a.transition('local:x', 'worker-1', 'queued', 'downloading'), false);
+  assert.equal(await a.renewClaim('local:x', 'worker-1', 30_000), false);
+  assert.equal(await b.transition('local:x', 'worker-2', 'queued', 'downloading'), true);
+});
+
+test('a live owner keeps its claim by renewing it', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('local', remote('x'));
+  await store.claimNext('queued', 'w1', 10_000);
+  for (let i = 0; i < 5; i++) {
+    clock.advance(8_000);
+    assert.equal(await store.renewClaim('local:x', 'w1', 10_000), true);
+    assert.equal(await store.claimNext('queued', 'w2', 10_000), undefined);
+  }
+  assert.equal(await store.releaseClaim('local:x', 'w2'), false, 'only the owner releases');
+  assert.equal(await store.releaseClaim('local:x', 'w1'), true);
+  assert.equal((await store.claimNext('queued', 'w2', 10_000))?.id, 'local:x');
+});
+
+test('a lease longer than 30 s (or not positive) is refused', async () => {
+  const store = open(dbFile());
+  await assert.rejects(store.claimNext('queued', 'w', 30_001), RangeError);
+  await assert.rejects(store.claimNext('queued', 'w', 0), RangeError);
+  await assert.rejects(store.claimNotifications('w', 1, 60_000), RangeError);
+});
+
+test('a transition fails when the state changed under the owner', async () => {
+  const store = open(dbFile());
+  await store.upsertRemote('local', remote('x'));
+  await store.claimNext('queued', 'w', 10_000);
+  assert.equal(await store.transition('local:x', 'w', 'downloading', 'downloaded'), false, 'wrong from-state');
+  assert.equal(await store.transition('local:x', 'w', 'queued', 'downloading', { localName: 'X', doneBytes: 10.7 }), true);
+  const t = await store.get('local:x');
+  assert.equal(t?.state, 'downloading');
+  assert.equal(t?.localName, 'X');
+  assert.equal(t?.doneBytes, 10);
+  assert.equal(t?.claimOwner, 'w', 'the claim is kept unless released');
+  assert.equal(await store.transition('local:x', 'nobody', 'downloading', 'downloaded'), false, 'not the owner');
+  await assert.rejects(store.transition('local:x', 'w', 'downloading', 'bogus' as never), RangeError);
+});
+
+test('reaching downloaded stamps the time, clears the failure count and can notify atomically', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('local', remote('x'));
+  await store.claimNext('queued', 'w', 10_000);
+  await store.recordFailure('local:x', new Error('connection reset'), { maxAttempts: 5, owner: 'w' });
+  clock.advance(120_000);
+  await store.claimNext('queued', 'w', 10_000);
+  await store.transition('local:x', 'w', 'queued', 'downloading');
+  const ok = await store.transition('local:x', 'w', 'downloading', 'downloaded', {
+    release: true,
+    notify: { id: 'download.finished:local:x', event: 'download.finished', payload: { name: 'X' } },
+  });
+  assert.equal(ok, true);
+  const t = await store.get('local:x');
+  assert.equal(t?.downloadedAt, clock.now());
+  assert.equal(t?.attempts, 0);
+  assert.equal(t?.lastError, null);
+  assert.equal(t?.claimOwner, null);
+  const sent = await store.claimNotifications('n', 10, 10_000);
+  assert.deepEqual(sent.map((x) => [x.id, x.event, x.payload]), [['download.finished:local:x', 'download.finished', { name: 'X' }]]);
+});
+
+test('a failing transfer is retried with growing backoff, then failed for good, never retried forever', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('putio', remote('x'));
+  const delays: number[] = [];
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const t = await store.claimNext('queued', 'w', 10_000);
+    assert.ok(t, `claimable again at attempt ${attempt}`);
+    await store.transition(t.id, 'w', 'queued', 'downloading');
+    const r = await store.recordFailure(t.id, new Error(`boom ${attempt}\nsecond line`), {
+      maxAttempts: 4,
+      owner: 'w',
+      retryState: 'queued',
+      notifyOnGiveUp: { id: 'download.failed:putio:x', event: 'download.failed', payload: {} },
+    });
+    assert.equal(r.attempts, attempt);
+    if (attempt < 4) {
+      assert.equal(r.outcome, 'retry');
+      delays.push(r.nextAttemptAt! - clock.now());
+      assert.equal(await store.claimNext('queued', 'w', 10_000), undefined, 'not before its next attempt is due');
+      clock.set(r.nextAttemptAt!);
+    } else {
+      assert.equal(r.outcome, 'failed');
+    }
+  }
+  assert.deepEqual(delays, [60_000, 120_000, 240_000]);
+  const t = await store.get('putio:x');
+  assert.equal(t?.state, 'failed');
+  assert.equal(t?.lastError, 'boom 4 second line');
+  assert.equal(t?.claimOwner, null);
+  assert.equal((await store.claimNotifications('n', 10, 10_000)).length, 1, 'one failure notice, not one per attempt');
+  clock.advance(86_400_000);
+  assert.equal(await store.claimNext('queued', 'w', 10_000), undefined);
+  assert.equal(await store.retry('putio:x'), true, 'harvester retry brings it back');
+  assert.equal((await store.claimNext('queued', 'w', 10_000))?.attempts, 0);
+});
+
+test('a failure reported by a former owner changes nothing', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('local', remote('x'));
+  await store.claimNext('queued', 'old', 10_000);
+  clock.advance(10_000);
+  await store.claimNext('queued', 'new', 10_000);
+  const r = await store.recordFailure('local:x', 'late', { maxAttempts: 1, owner: 'old' });
+  assert.equal(r.outcome, 'lost');
+  assert.equal((await store.get('local:x'))?.state, 'queued');
+  assert.equal((await store.recordFailure('nope', 'x', { maxAttempts: 1 })).outcome, 'lost');
+});
+
+test('backoff starts near a minute and is capped at hours', () => {
+  assert.equal(backoffDelay(1), 60_000);
+  assert.equal(backoffDelay(2), 120_000);
+  assert.equal(backoffDelay(20), 6 * 3_600_000);
+  assert.equal(backoffDelay(10_000), 6 * 3_600_000);
+});
+
+test("claims of an earlier process are taken back at start-up, other processes' are not", async () => {
+  const store = open(dbFile());
+  for (const id of ['a', 'b', 'c']) await store.upsertRemote('local', remote(id));
+  await store.claim('local:a', 'host-1-111:download', 30_000);
+  await store.claim('local:b', 'host-1-111:watch', 30_000);
+  await store.claim('local:c', 'host-2-222:download', 30_000);
+  await store.enqueueNotification({ id: 'n', event: 'transfer.imported', payload: null });
+  await store.claimNotifications('host-1-111:notify', 1, 30_000);
+  assert.equal(await store.releaseClaimsOf('host-1-111:'), 3);
+  assert.equal((await store.get('local:a'))?.claimOwner, null);
+  assert.equal((await store.get('local:c'))?.claimOwner, 'host-2-222:download');
+  assert.equal(await store.releaseClaimsOf('%'), 0, 'the prefix is literal, not a LIKE pattern');
+  assert.equal(await store.releaseAllClaims(), 1);
+  await assert.rejects(store.releaseClaimsOf(''), RangeError);
+});
+
+test('files keep their progress across a restart and start over when the seedbox changed them', async () => {
+  const file = dbFile();
+  let store = open(file);
+  await store.upsertRemote('putio', remote('1', { totalBytes: 999 }));
+  const list = [
+    { id: 'f1', path: 'Show/e01.mkv', size: 100, crc32: 'deadbeef' },
+    { id: 'f2', path: 'Show/e02.mkv', size: 200 },
+  ];
+  await store.setFiles('putio:1', list, 'Show');
+  assert.equal(await store.setFileProgress('putio:1', 'Show/e01.mkv', 100, true), true);
+  assert.equal(await store.setFileProgress('putio:1', 'Show/e02.mkv', 50, false), true);
+  assert.equal(await store.setFileProgress('putio:1', 'Show/none.mkv', 1, false), false);
+  let t = await store.get('putio:1');
+  assert.equal(t?.localName, 'Show');
+  assert.equal(t?.totalBytes, 300, 'the File Names are the total now');
+  assert.equal(t?.doneBytes, 150);
+  await store.upsertRemote('putio', remote('1', { totalBytes: 999 }));
+  assert.equal((await store.get('putio:1'))?.totalBytes, 300, 'a later listing does not undo it');
+
+  await store.close();
+  store = open(file);
+  await store.setFiles('putio:1', [list[0]!, { ...list[1]!, size: 250 }, { id: 'f3', path: 'Show/e03.mkv', size: 5 }], 'Show');
+  const files = await store.listFiles('putio:1');
+  assert.deepEqual(
+    files.map((f) => [f.path, f.id, f.size, f.crc32, f.doneBytes, f.verified]),
+    [
+      ['Show/e01.mkv', 'f1', 100, 'deadbeef', 100, true],
+      ['Show/e02.mkv', 'f2', 250, undefined, 0, false],
+      ['Show/e03.mkv', 'f3', 5, undefined, 0, false],
+    ],
+  );
+  t = await store.get('putio:1');
+  assert.equal(t?.doneBytes, 100);
+  assert.equal(t?.totalBytes, 355);
+  await store.setFiles('putio:1', [list[0]!], 'Show');
+  assert.equal((await store.listFiles('putio:1')).length, 1);
+});
+
+test('a notification enqueued twice is sent once', async () => {
+  const file = dbFile();
+  const clock = fakeClock();
+  const a = open(file, clock);
+  const b = open(file, clock);
+  const n = { id: 'transfer.imported:putio:1', event: 'transfer.imported' as const, payload: { name: 'Show' } };
+  assert.equal(await a.enqueueNotification(n), true);
+  assert.equal(await b.enqueueNotification({ ...n, payload: { name: 'changed' } }), false);
+  const claimedA = await a.claimNotifications('A', 10, 10_000);
+  const claimedB = await b.claimNotifications('B', 10, 10_000);
+  assert.equal(claimedA.length, 1);
+  assert.deepEqual(claimedA[0]!.payload, { name: 'Show' }, 'the first payload stands');
+  assert.equal(claimedB.length, 0, 'another notifier cannot send it at the same time');
+  assert.equal(await b.markSent(n.id, 'B'), false);
+  assert.equal(await a.markSent(n.id, 'A'), true);
+  assert.equal(await a.markSent(n.id, 'A'), false);
+  clock.advance(86_400_000);
+  assert.equal(await a.enqueueNotification(n), false, 'a sent notification is not enqueued again');
+  assert.equal((await b.claimNotifications('B', 10, 10_000)).length, 0);
+});
+
+test('a failing webhook is retried with backoff, then given up; a dead notifier’s claim expires', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.enqueueNotification({ id: 'x', event: 'alert.disk-full', payload: { free: 1 } });
+  await store.enqueueNotification({ id: 'y', event: 'alert.auth-failed', payload: {} });
+  let batch = await store.claimNotifications('N', 1, 10_000);
+  assert.deepEqual(batch.map((b) => b.id), ['x']);
+  assert.equal(await store.markFailed('x', 'N', new Error('HTTP 502'), { maxAttempts: 2 }), 'retry');
+  batch = await store.claimNotifications('N', 10, 10_000);
+  assert.deepEqual(batch.map((b) => b.id), ['y'], 'x waits for its backoff');
+  // The notifier dies holding y; after its lease y is claimable again.
+  clock.advance(10_000);
+  batch = await store.claimNotifications('N2', 10, 10_000);
+  assert.deepEqual(batch.map((b) => b.id), ['y']);
+  assert.equal(await store.markSent('y', 'N2'), true);
+  clock.advance(60_000);
+  batch = await store.claimNotifications('N2', 10, 10_000);
+  assert.deepEqual(batch.map((b) => [b.id, b.attempts, b.lastError]), [['x', 1, 'HTTP 502']]);
+  assert.equal(await store.markFailed('x', 'N2', 'HTTP 502', { maxAttempts: 2 }), 'gave-up');
+  assert.equal(await store.markFailed('x', 'N2', 'HTTP 502', { maxAttempts: 2 }), 'lost');
+  clock.advance(86_400_000);
+  assert.equal((await store.claimNotifications('N2', 10, 10_000)).length, 0);
+  assert.equal(await store.pruneNotifications(clock.now() - 3_600_000), 2);
+});
+
+test('old cleaned transfers are pruned after RETENTION, everything else stays', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('putio', remote('old'));
+  await store.upsertRemote('putio', remote('keep'));
+  await store.setFiles('putio:old', [{ id: 'f', path: 'a.mkv', size: 1 }], 'a.mkv');
+  await store.claim('putio:old', 'w', 10_000);
+  await store.transition('putio:old', 'w', 'queued', 'cleaned', { release: true });
+  clock.advance(31 * 86_400_000);
+  assert.equal(await store.pruneCleaned(clock.now() - 30 * 86_400_000), 1);
+  assert.equal(await store.get('putio:old'), undefined);
+  assert.deepEqual(await store.listFiles('putio:old'), [], 'its files go with it');
+  assert.ok(await store.get('putio:keep'));
+});
+
+test('list, count and forget for torrent-get and the operator commands', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  await store.upsertRemote('putio', remote('1'));
+  clock.advance(1);
+  await store.upsertRemote('putio', remote('2', { finished: false }));
+  clock.advance(1);
+  await store.upsertRemote('local', remote('3'));
+  assert.deepEqual((await store.list()).map((t) => t.id), ['putio:1', 'putio:2', 'local:3']);
+  assert.deepEqual((await store.list({ state: 'queued' })).map((t) => t.id), ['putio:1', 'local:3']);
+  assert.deepEqual((await store.list({ state: ['pending'], client: 'putio' })).map((t) => t.id), ['putio:2']);
+  assert.deepEqual((await store.list({ limit: 1, offset: 1 })).map((t) => t.id), ['putio:2']);
+  assert.deepEqual(await store.list({ state: [] }), []);
+  const counts = await store.countByState();
+  assert.equal(counts.queued, 2);
+  assert.equal(counts.pending, 1);
+  assert.equal(counts.cleaned, 0);
+  assert.equal(await store.forget('putio:1'), true);
+  assert.equal(await store.forget('putio:1'), false);
+  assert.equal((await store.countByState()).queued, 1);
+});

@@ -1,0 +1,33 @@
+// download: claim queued transfers and pull their files home (at most
+// MAX_PARALLEL files at once), verified, renamed into place. Downloads run
+// across ticks; each tick only claims more work while slots are free.
+import { defineLoop } from '../src/loop';
+import { Downloader } from '../src/transfers/download/downloader';
+import { openDaemon } from './support/daemon';
+
+let downloader: Downloader;
+
+export default defineLoop({
+  intervalMs: 1000,
+  async setup(ctx) {
+    const { config, store, client, owner } = await openDaemon(ctx);
+    downloader = new Downloader({
+      store, client, owner,
+      downloadDir: config.downloadDir,
+      maxParallel: config.maxParallel,
+      maxAttempts: config.maxAttempts,
+      hasher: (input) => ctx.host.runTask('hash', input),
+      log: ctx.log,
+      // Outside a tick ctx.signal is the loop's stop signal: downloads outlive ticks.
+      signal: ctx.signal,
+      fileMode: 0o666 & ~config.umask,
+      maxRate: config.maxDownloadRateBytesPerSec ?? undefined,
+    });
+    // LIFO: downloads settle (keeping their .part files) before the store closes.
+    ctx.defer(() => downloader.drain());
+  },
+  async tick(ctx) {
+    await downloader.fill();
+    ctx.setStatus({ active: downloader.progress() });
+  },
+});

@@ -1,0 +1,28 @@
+// What every daemon loop opens in its own thread: the configuration (from the
+// environment the worker shares with the supervisor), its own store connection,
+// and the download client. Closed through ctx.defer, so it closes on every exit path.
+import type { LoopContext } from '../../src/loop';
+import { loadConfig, type Config } from '../../src/transfers/config';
+import { createClient } from '../../src/transfers/clients/create';
+import type { DownloadClient } from '../../src/transfers/clients/types';
+import { SqliteStore } from '../../src/transfers/store/sqlite';
+import type { Store } from '../../src/transfers/store/store';
+
+export interface Daemon {
+  config: Config;
+  store: Store;
+  client: DownloadClient;
+  /** Claim owner `<pid>:<loop>`: one worker per loop, so a restarted loop may take its predecessor's claims back. */
+  owner: string;
+}
+
+export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
+  const config = loadConfig(process.env);
+  const store = new SqliteStore(config.dbPath);
+  ctx.defer(() => store.close());
+  const owner = `${process.pid}:${ctx.name}`;
+  // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
+  const released = await store.releaseClaimsOf(owner);
+  if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);
+  return { config, store, client: createClient(config), owner };
+}
