@@ -10,7 +10,8 @@ import type { DownloadClient } from '../clients/types';
 import { HostileNameError, localLayout, type LocalLayout } from '../layout';
 import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
-import { ClaimLostError } from './errors';
+import { isClientError } from '../clients/errors';
+import { ClaimLostError, SizeMismatchError } from './errors';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
@@ -168,20 +169,32 @@ export class Downloader {
       let release: (() => void) | undefined;
       try {
         release = await this.slots.acquire(abort.signal);
-        let fileBytes = 0;
-        await downloadFile({
-          client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher,
-          sourcePath: this.o.client.sourcePath ? await this.o.client.sourcePath(f.remote) : undefined,
-          signal: abort.signal, log, fileMode: this.o.fileMode, limiter: this.limiter,
-          onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
-          onBytes: (bytes) => {
-            fileBytes += bytes;
-            a.doneBytes += bytes;
-            a.meter.add(bytes);
-            done.set(f.remote.path, fileBytes);
-            void persist(false).catch(() => undefined);
-          },
-        });
+        const sourcePath = this.o.client.sourcePath ? await this.o.client.sourcePath(f.remote) : undefined;
+        for (let round = 1; ; round++) {
+          let fileBytes = 0;
+          try {
+            await downloadFile({
+              client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher, sourcePath,
+              signal: abort.signal, log, fileMode: this.o.fileMode, limiter: this.limiter,
+              onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
+              onBytes: (bytes) => {
+                fileBytes += bytes;
+                a.doneBytes += bytes;
+                a.meter.add(bytes);
+                done.set(f.remote.path, fileBytes);
+                void persist(false).catch(() => undefined);
+              },
+            });
+            break;
+          } catch (err) {
+            a.doneBytes -= fileBytes;
+            // A dropped connection resumes from the .part at once, a few times, instead of
+            // waiting out the transfer's backoff (a minute or more).
+            if (round >= RESUME_ROUNDS || abort.signal.aborted || !resumable(err)) throw err;
+            log.warn({ event: 'download.resuming', path: f.relPath, round, err }, `${f.relPath}: ${errorText(err)}; resuming`);
+            await sleep(500 * round, abort.signal);
+          }
+        }
         done.delete(f.remote.path);
         await store.setFileProgress(a.transfer.id, f.remote.path, f.remote.size, true);
       } catch (err) {
@@ -224,6 +237,24 @@ export class Downloader {
     if (result.outcome === 'failed') log.error(fields, `download of "${a.name}" failed for good after ${result.attempts} attempt(s)`);
     else log.warn(fields, `download of "${a.name}" failed: ${errorText(err)}`);
   }
+}
+
+/** Tries of one file within one attempt, for errors a resume can fix. */
+const RESUME_ROUNDS = 3;
+
+function resumable(err: unknown): boolean {
+  if (isClientError(err)) return err.retryable;
+  if (err instanceof SizeMismatchError) return err.actual < err.expected;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_SOCKET';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(timer); reject(signal.reason); };
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 async function sizeOf(path: string): Promise<number | undefined> {
