@@ -24,6 +24,7 @@ export function daemonLoops(config: Config): LoopSpec[] {
     { name: 'watch-imported', module: worker('watch-imported'), intervalMs: hasArr ? config.pollingIntervalMs : STORE_POLL_MS },
     { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
     { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
+    { name: 'cleanup', module: worker('cleanup'), intervalMs: config.cleanupIntervalMs },
   ];
 }
 

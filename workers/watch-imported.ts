@@ -1,10 +1,9 @@
 // watch-imported: for `downloaded` transfers, ask Sonarr/Radarr whether they
 // imported them (by info-hash first, by path second); then `imported`. With
 // neither configured, a downloaded transfer counts as imported at once.
-import { join } from 'node:path';
 import { defineLoop } from '../src/loop';
 import { ArrClient } from '../src/transfers/arr';
-import type { Transfer } from '../src/transfers/model';
+import { recordedPath } from '../src/transfers/layout';
 import { openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
 
@@ -13,11 +12,6 @@ let arrs: ArrClient[] = [];
 
 const LEASE_MS = 30_000;
 
-/** DOWNLOAD_DIR[/category]/<localName>: the path the Local Layout gave it. */
-function localPath(d: Daemon, t: Transfer): string {
-  const dir = t.category ? join(d.config.downloadDir, t.category) : d.config.downloadDir;
-  return join(dir, t.localName ?? t.name);
-}
 
 export default defineLoop({
   async setup(ctx) {
@@ -37,7 +31,7 @@ export default defineLoop({
       if (arrs.length === 0) by = 'no-arr';
       for (const arr of arrs) {
         const found = await remoteCall(ctx.log, 'arr.check-failed', `asking ${arr.kind} about "${t.localName ?? t.name}" failed`,
-          () => arr.findImport({ hash: t.hash, paths: [localPath(daemon, t)] }, ctx.signal));
+          () => arr.findImport({ hash: t.hash, paths: [recordedPath(daemon.config.downloadDir, t)] }, ctx.signal));
         if (found?.imported) {
           by = `${arr.kind}:${found.matchedBy ?? 'hash'}`;
           break;

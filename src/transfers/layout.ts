@@ -225,3 +225,12 @@ function realpathOfExisting(abs: string): string {
     }
   }
 }
+
+/**
+ * DOWNLOAD_DIR[/category]/<localName> of a recorded transfer: the same join localLayout
+ * made when its files were written (the category and name were validated then).
+ */
+export function recordedPath(downloadDir: string, t: { category: string | null; localName: string | null; name: string }): string {
+  const dir = t.category ? path.join(downloadDir, t.category) : downloadDir;
+  return path.join(dir, t.localName ?? t.name);
+}

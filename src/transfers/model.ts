@@ -75,6 +75,8 @@ export interface Transfer {
   downloadedAt: number | null;
   importedAt: number | null;
   cleanedAt: number | null;
+  /** When cleanup deleted the local copy (KEEP_DOWNLOADED_FOR); null while it exists. */
+  localDeletedAt?: number | null;
   /** The seedbox's upload ratio at the last listing, when it reports one (seeding decisions). */
   remoteRatio?: number | null;
   /** The seedbox's own error text for the transfer, verbatim (torrent-get errorString). */

@@ -33,7 +33,8 @@ export const MIGRATIONS: readonly string[] = [
     last_seen_at     INTEGER,
     downloaded_at    INTEGER,
     imported_at      INTEGER,
-    cleaned_at       INTEGER
+    cleaned_at       INTEGER,
+    local_deleted_at INTEGER                    -- cleanup deleted the local copy (KEEP_DOWNLOADED_FOR)
   ) STRICT;
   -- claimNext: the oldest row in a state.
   CREATE INDEX transfers_by_state ON transfers (state, created_at, id);

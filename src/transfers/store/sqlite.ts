@@ -105,6 +105,7 @@ interface TransferRow {
   downloaded_at: number | null;
   imported_at: number | null;
   cleaned_at: number | null;
+  local_deleted_at: number | null;
 }
 
 interface FileRow {
@@ -157,6 +158,7 @@ function toTransfer(r: TransferRow): Transfer {
     downloadedAt: r.downloaded_at,
     importedAt: r.imported_at,
     cleanedAt: r.cleaned_at,
+    localDeletedAt: r.local_deleted_at,
   };
 }
 
@@ -509,6 +511,11 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(...params) as TransferRow[]).map(toTransfer);
   }
 
+  async markLocalDeleted(id: string, owner: string): Promise<boolean> {
+    const now = this.clock();
+    return this.sql.markLocalDeleted.run({ id, owner, now }).changes > 0;
+  }
+
   async countByState(): Promise<Record<TransferState, number>> {
     const counts = Object.fromEntries(TRANSFER_STATES.map((s) => [s, 0])) as Record<TransferState, number>;
     for (const r of this.sql.countByState.all() as Array<{ state: TransferState; n: number }>) counts[r.state] = r.n;
@@ -656,6 +663,9 @@ function prepare(db: Database.Database) {
       UPDATE outbox SET attempts = @attempts, last_error = @last_error, next_attempt_at = @next_attempt_at,
         gave_up_at = @gave_up_at, claim_owner = NULL, claim_expires_at = NULL
       WHERE id = @id`),
+    markLocalDeleted: db.prepare(
+      'UPDATE transfers SET local_deleted_at = @now, updated_at = @now WHERE id = @id AND claim_owner = @owner AND local_deleted_at IS NULL',
+    ),
     pruneCleaned: db.prepare("DELETE FROM transfers WHERE state = 'cleaned' AND cleaned_at < ?"),
     pruneNotifications: db.prepare(`
       DELETE FROM outbox WHERE (sent_at IS NOT NULL OR gave_up_at IS NOT NULL) AND coalesce(sent_at, gave_up_at) < ?`),

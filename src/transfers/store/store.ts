@@ -131,6 +131,8 @@ export interface Store {
    * attempts, lastError and nextAttemptAt (a new step starts with a clean slate). false: nothing changed.
    */
   transition(id: string, owner: string, from: TransferState, to: TransferState, patch?: TransitionPatch): Promise<boolean>;
+  /** cleanup deleted the local copy (only while `owner` holds the claim); false: nothing changed. */
+  markLocalDeleted(id: string, owner: string): Promise<boolean>;
   /** A failed attempt: retry later with backoff, or `failed` for good after maxAttempts. Releases the claim. */
   recordFailure(id: string, error: unknown, opts: FailureOptions): Promise<FailureResult>;
 
