@@ -7,6 +7,7 @@ import { loadConfigFile } from './supervisor/config-file';
 import { runAsProcess } from './supervisor/process';
 import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
 import { daemonOptions } from './daemon';
+import { runCheck } from './commands/check';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -31,12 +32,12 @@ export function buildProgram(): Command {
 
   program
     .command('check')
-    .description('validate the configuration and print it (secrets masked)')
-    .option('-c, --config <file>', 'config module to check instead of the daemon configuration')
+    .description('validate the configuration, print it (secrets masked) and test each connection')
+    .option('-c, --config <file>', 'check a supervisor config module instead of the daemon configuration')
     .action(async (opts: { config?: string }) => {
+      if (!opts.config) process.exit(await runCheck(process.env, process.stdout, process.stderr));
       try {
-        const options = await resolveOptions(opts.config);
-        const loops = resolveLoopSpecs(options);
+        const loops = resolveLoopSpecs(await loadConfigFile(opts.config));
         process.stdout.write(`ok: ${loops.length} loop(s)\n`);
         for (const l of loops) {
           process.stdout.write(`  ${l.name}  ${l.modulePath}  interval=${l.intervalMs ?? 'default'}ms restart=${l.restart}\n`);
