@@ -8,6 +8,7 @@ import { runAsProcess } from './supervisor/process';
 import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
 import { daemonOptions } from './daemon';
 import { runCheck } from './commands/check';
+import { backupCommand, cleanupDryRun, forgetCommand, importDbCommand, retryCommand } from './commands/admin';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -47,6 +48,21 @@ export function buildProgram(): Command {
         process.exit(1);
       }
     });
+  const admin = (name: string, description: string, fn: (...args: string[]) => Promise<string>): Command =>
+    program.command(name).description(description).action(async (...args: unknown[]) => {
+      try {
+        process.stdout.write(`${await fn(...args.filter((a): a is string => typeof a === 'string'))}\n`);
+      } catch (err) {
+        process.stderr.write(`harvester ${name.split(' ')[0]}: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
+    });
+  admin('retry <transfer>', 'queue a failed transfer again (id, info-hash or exact name)', (ref) => retryCommand(process.env, ref!));
+  admin('forget <transfer>', 'drop a transfer from the store (files stay where they are)', (ref) => forgetCommand(process.env, ref!));
+  admin('backup <file>', 'write a consistent copy of the database, also while the daemon runs', (file) => backupCommand(process.env, file!));
+  admin('import-db <file>', "import the Go original's downloads.db so nothing is downloaded again", (file) => importDbCommand(process.env, file!));
+  admin('cleanup', 'show what cleanup would delete and why', () => cleanupDryRun(process.env))
+    .requiredOption('--dry-run', 'only list; cleanup itself runs inside the daemon');
   return program;
 }
 

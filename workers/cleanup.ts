@@ -4,23 +4,17 @@
 // DOWNLOAD_DIR is touched, symlinks included. Also prunes old store rows (RETENTION).
 import { rm } from 'node:fs/promises';
 import { defineLoop } from '../src/loop';
-import { isInside, recordedPath } from '../src/transfers/layout';
+import { cleanupDecisions, cleanupOff } from '../src/transfers/cleanup';
 import { openDaemon, type Daemon } from './support/daemon';
 
 let daemon: Daemon;
-let enabled = false;
 const LEASE_MS = 30_000;
 
 export default defineLoop({
   async setup(ctx) {
     daemon = await openDaemon(ctx);
-    const { config } = daemon;
-    const hasArr = config.sonarr !== null || config.radarr !== null;
-    enabled = config.keepDownloadedForMs !== null && hasArr;
-    if (!enabled) {
-      const why = config.keepDownloadedForMs === null ? 'KEEP_DOWNLOADED_FOR=never' : 'no Sonarr/Radarr configured: local copies are your library';
-      ctx.log.info({ event: 'cleanup.off', reason: why }, `local cleanup is off (${why})`);
-    }
+    const off = cleanupOff(daemon.config);
+    if (off) ctx.log.info({ event: 'cleanup.off', reason: off }, `local cleanup is off (${off})`);
   },
   async tick(ctx) {
     const { store, owner, config } = daemon;
@@ -30,23 +24,21 @@ export default defineLoop({
       await store.pruneNotifications(now - config.retentionMs);
       if (pruned > 0) ctx.log.info({ event: 'cleanup.pruned', count: pruned }, `forgot ${pruned} transfer(s) cleaned before RETENTION`);
     }
-    if (!enabled) return;
-    const cutoff = now - config.keepDownloadedForMs!;
-    for (const t of await store.list({ state: ['imported', 'seeding', 'cleaned'] })) {
+    if (cleanupOff(config)) return;
+    const decisions = cleanupDecisions(config, await store.list({ state: ['imported', 'seeding', 'cleaned'] }), now);
+    for (const d of decisions) {
       if (ctx.signal.aborted) return;
-      if (t.localDeletedAt || !t.localName || t.importedAt === null || t.importedAt > cutoff) continue;
-      const target = recordedPath(config.downloadDir, t);
-      if (!isInside(config.downloadDir, target)) {
-        ctx.log.warn({ event: 'cleanup.refused', transferId: t.id, path: target }, `not deleting ${target}: it resolves outside DOWNLOAD_DIR`);
+      if (!d.delete) {
+        if (/outside/.test(d.reason)) ctx.log.warn({ event: 'cleanup.refused', transferId: d.transfer.id, path: d.path }, `not deleting ${d.path}: ${d.reason}`);
         continue;
       }
-      if (!(await store.claim(t.id, owner, LEASE_MS))) continue;
+      if (!(await store.claim(d.transfer.id, owner, LEASE_MS))) continue;
       try {
-        await rm(target, { recursive: true, force: true });
-        await store.markLocalDeleted(t.id, owner);
-        ctx.log.info({ event: 'cleanup.deleted', transferId: t.id, path: target }, `deleted the local copy of "${t.localName}" (imported, older than KEEP_DOWNLOADED_FOR)`);
+        await rm(d.path, { recursive: true, force: true });
+        await store.markLocalDeleted(d.transfer.id, owner);
+        ctx.log.info({ event: 'cleanup.deleted', transferId: d.transfer.id, path: d.path }, `deleted the local copy of "${d.transfer.localName}": ${d.reason}`);
       } finally {
-        await store.releaseClaim(t.id, owner);
+        await store.releaseClaim(d.transfer.id, owner);
       }
     }
   },

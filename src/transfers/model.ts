@@ -7,6 +7,8 @@ export type ClientKind = 'local' | 'putio' | 'deluge';
  * Where a transfer is in harvester's pipeline (not the seedbox's own status).
  * pending: on the seedbox, not finished there yet (recorded so torrent-get can show it)
  * queued -> downloading -> downloaded -> imported -> seeding -> cleaned; failed on the way.
+ * skipped: already finished on the seedbox at a first start with FIRST_RUN=new, or imported
+ * from the Go original's database as done: never downloaded.
  */
 export const TRANSFER_STATES = [
   'pending',
@@ -17,6 +19,7 @@ export const TRANSFER_STATES = [
   'seeding',
   'cleaned',
   'failed',
+  'skipped',
 ] as const;
 export type TransferState = (typeof TRANSFER_STATES)[number];
 
@@ -77,6 +80,15 @@ export interface Transfer {
   cleanedAt: number | null;
   /** When cleanup deleted the local copy (KEEP_DOWNLOADED_FOR); null while it exists. */
   localDeletedAt?: number | null;
+  /** Transmission labels set with torrent-set; null: the category is the label. */
+  labels?: string[] | null;
+  /** Transmission seedRatioMode from torrent-set (0 global, 1 the transfer's own limit, 2 unlimited); null: not set. */
+  seedRatioMode?: number | null;
+  /** Transmission seedIdleLimit (minutes) and seedIdleMode from torrent-set; null: not set. */
+  seedIdleLimit?: number | null;
+  seedIdleMode?: number | null;
+  /** When Sonarr/Radarr removed it (torrent-remove): hidden from torrent-get for good, never downloaded again. */
+  removedAt?: number | null;
   /** The seedbox's upload ratio at the last listing, when it reports one (seeding decisions). */
   remoteRatio?: number | null;
   /** The seedbox's own error text for the transfer, verbatim (torrent-get errorString). */

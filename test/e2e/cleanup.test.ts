@@ -4,17 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { writeRandomFile } from '../helpers/files';
+import { transferRow } from '../helpers/db';
 import { startFakeArr } from '../fakes/arr-server';
 
-function row(dbPath: string, id: string): Record<string, unknown> | undefined {
-  if (!existsSync(dbPath)) return undefined;
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  try { return db.prepare('SELECT * FROM transfers WHERE id = ?').get(id) as Record<string, unknown> | undefined; } finally { db.close(); }
-}
+const row = transferRow;
 
 test('cleanup deletes only what Sonarr imported, after KEEP_DOWNLOADED_FOR, and never writes through a symlink out of DOWNLOAD_DIR', async () => {
   const dir = tempDir();

@@ -3,11 +3,11 @@
 // intact, no `.part` is left in the library, no notification is sent twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
+import { queryDb } from '../helpers/db';
 import { startFakeWebhook } from '../fakes/webhook-server';
 
 const MiB = 1024 * 1024;
@@ -24,12 +24,7 @@ function prng(seed: number): () => number {
   };
 }
 
-function readDb<T>(dbPath: string, fn: (db: Database.Database) => T): T | undefined {
-  if (!existsSync(dbPath)) return undefined;
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  try { return fn(db); } finally { db.close(); }
-}
+const readDb = queryDb;
 
 test('SIGKILL of the whole process at random moments loses nothing and duplicates nothing', async () => {
   const seed = Number(process.env.HARVESTER_TEST_SEED ?? Date.now() % 100_000);

@@ -2,24 +2,18 @@
 // user runs it: the real CLI, a seedbox folder, a download folder, a webhook.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
+import { queryDb } from '../helpers/db';
 import { startFakeWebhook } from '../fakes/webhook-server';
 
 const MiB = 1024 * 1024;
 
 function states(dbPath: string): Map<string, string> {
-  if (!existsSync(dbPath)) return new Map();
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  try {
-    return new Map((db.prepare('SELECT id, state FROM transfers').all() as Array<{ id: string; state: string }>).map((r) => [r.id, r.state]));
-  } finally {
-    db.close();
-  }
+  const all = queryDb(dbPath, (db) => db.prepare('SELECT id, state FROM transfers').all() as Array<{ id: string; state: string }>) ?? [];
+  return new Map(all.map((r) => [r.id, r.state]));
 }
 
 test('files of several sizes dropped into the seedbox folder arrive byte-identical, each notified once', async () => {

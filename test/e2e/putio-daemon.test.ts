@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles } from '../helpers/files';
+import { queryDb } from '../helpers/db';
 import { startFakePutio } from '../fakes/putio-server';
 
 const MiB = 1024 * 1024;
@@ -17,15 +17,8 @@ const MiB = 1024 * 1024;
 interface Row { remote_id: string; state: string; last_error: string | null; local_name: string | null }
 
 function rows(dbPath: string): Map<string, Row> {
-  if (!existsSync(dbPath)) return new Map();
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  try {
-    const all = db.prepare('SELECT remote_id, state, last_error, local_name FROM transfers').all() as Row[];
-    return new Map(all.map((r) => [r.remote_id, r]));
-  } finally {
-    db.close();
-  }
+  const all = queryDb(dbPath, (db) => db.prepare('SELECT remote_id, state, last_error, local_name FROM transfers').all() as Row[]) ?? [];
+  return new Map(all.map((r) => [r.remote_id, r]));
 }
 
 test('put.io: transfers arrive at their stored names, resume after a dropped connection, and are removed at the seed ratio', async () => {

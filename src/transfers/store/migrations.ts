@@ -14,7 +14,7 @@ export const MIGRATIONS: readonly string[] = [
     hash             TEXT NOT NULL,
     category         TEXT,
     state            TEXT NOT NULL CHECK (state IN
-                       ('pending','queued','downloading','downloaded','imported','seeding','cleaned','failed')),
+                       ('pending','queued','downloading','downloaded','imported','seeding','cleaned','failed','skipped')),
     remote_status    TEXT NOT NULL DEFAULT '',
     remote_progress  REAL NOT NULL DEFAULT 0,
     remote_ratio     REAL,
@@ -55,6 +55,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (transfer_id, path)
   ) STRICT, WITHOUT ROWID;
 
+  -- Facts about the store itself (e.g. when the first listing was taken, for FIRST_RUN).
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
   CREATE TABLE outbox (
     id               TEXT PRIMARY KEY,          -- the dedupe key sent in the webhook body
     event            TEXT NOT NULL,
@@ -70,6 +76,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX outbox_due ON outbox (next_attempt_at, created_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
   CREATE INDEX outbox_done ON outbox (coalesce(sent_at, gave_up_at)) WHERE sent_at IS NOT NULL OR gave_up_at IS NOT NULL;
+  `,
+  // 2: what the Transmission endpoint keeps per transfer (torrent-set, torrent-remove).
+  `
+  ALTER TABLE transfers ADD COLUMN labels TEXT;              -- JSON array from torrent-set; NULL: [category]
+  ALTER TABLE transfers ADD COLUMN seed_ratio_mode INTEGER;  -- Transmission tr_ratiolimit (0 global, 1 own, 2 unlimited)
+  ALTER TABLE transfers ADD COLUMN seed_idle_limit INTEGER;  -- minutes
+  ALTER TABLE transfers ADD COLUMN seed_idle_mode INTEGER;   -- Transmission tr_idlelimit
+  ALTER TABLE transfers ADD COLUMN removed_at INTEGER;       -- Sonarr/Radarr removed it (torrent-remove): hidden for good
   `,
 ];
 

@@ -33,6 +33,7 @@ import {
   type NotificationFailureOptions,
   type Store,
   type TransitionPatch,
+  type TorrentSettings,
   type UpsertOptions,
   type UpsertResult,
 } from './store';
@@ -106,6 +107,11 @@ interface TransferRow {
   imported_at: number | null;
   cleaned_at: number | null;
   local_deleted_at: number | null;
+  labels: string | null;
+  seed_ratio_mode: number | null;
+  seed_idle_limit: number | null;
+  seed_idle_mode: number | null;
+  removed_at: number | null;
 }
 
 interface FileRow {
@@ -159,7 +165,22 @@ function toTransfer(r: TransferRow): Transfer {
     importedAt: r.imported_at,
     cleanedAt: r.cleaned_at,
     localDeletedAt: r.local_deleted_at,
+    labels: parseLabels(r.labels),
+    seedRatioMode: r.seed_ratio_mode,
+    seedIdleLimit: r.seed_idle_limit,
+    seedIdleMode: r.seed_idle_mode,
+    removedAt: r.removed_at,
   };
+}
+
+function parseLabels(text: string | null): string[] | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : null;
+  } catch {
+    return null;
+  }
 }
 
 function toFile(r: FileRow): TransferFile {
@@ -466,12 +487,84 @@ export class SqliteStore implements Store {
 
   // --- Operator commands
 
+  async importRecord(client: ClientKind, remoteId: string, state: TransferState, name?: string): Promise<boolean> {
+    const now = this.clock();
+    return this.sql.importRecord.run({
+      id: transferId(client, remoteId), client, remoteId, name: name ?? remoteId,
+      hash: standInHash(client, remoteId), state, now,
+    }).changes > 0;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (this.sql.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.sql.setMeta.run({ key, value });
+  }
+
+  /** A consistent copy while others write (SQLite's online backup API). */
+  async backup(destination: string): Promise<void> {
+    await this.db.backup(destination);
+  }
+
   async retry(id: string): Promise<boolean> {
     return this.sql.retry.run({ id, now: this.clock() }).changes > 0;
   }
 
   async forget(id: string): Promise<boolean> {
     return this.sql.forget.run(id).changes > 0;
+  }
+
+  // --- The Transmission endpoint
+
+  async numericIds(): Promise<Map<string, number>> {
+    // The rowid: assigned once at insert, never changed by an UPDATE (transfers has no INTEGER PRIMARY KEY
+    // alias, so only a VACUUM could renumber it, and harvester never runs one).
+    const rows = this.prepared('SELECT rowid AS n, id FROM transfers').all() as Array<{ n: number; id: string }>;
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
+
+  async listFilesOf(transferIds: readonly string[]): Promise<Map<string, TransferFile[]>> {
+    const out = new Map<string, TransferFile[]>();
+    const CHUNK = 500;
+    for (let i = 0; i < transferIds.length; i += CHUNK) {
+      const ids = transferIds.slice(i, i + CHUNK);
+      const sql = `SELECT * FROM files WHERE transfer_id IN (${ids.map(() => '?').join(', ')}) ORDER BY transfer_id, path`;
+      for (const row of this.prepared(sql).all(...ids) as FileRow[]) {
+        const list = out.get(row.transfer_id) ?? [];
+        list.push(toFile(row));
+        out.set(row.transfer_id, list);
+      }
+    }
+    return out;
+  }
+
+  async setTorrentSettings(id: string, settings: TorrentSettings): Promise<boolean> {
+    const columns = {
+      labels: 'labels',
+      seedRatioLimit: 'seed_ratio_limit',
+      seedRatioMode: 'seed_ratio_mode',
+      seedIdleLimit: 'seed_idle_limit',
+      seedIdleMode: 'seed_idle_mode',
+    } as const;
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { id, now: this.clock() };
+    for (const [key, column] of Object.entries(columns) as Array<[keyof TorrentSettings, string]>) {
+      if (!(key in settings) || settings[key] === undefined) continue;
+      const value = settings[key];
+      sets.push(`${column} = @${column}`);
+      params[column] = key === 'labels' ? (value === null ? null : JSON.stringify(value)) : value;
+    }
+    if (sets.length === 0) return (await this.get(id)) !== undefined;
+    return this.prepared(`UPDATE transfers SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run(params).changes > 0;
+  }
+
+  async markRemoved(id: string): Promise<boolean> {
+    return this.prepared(`
+      UPDATE transfers SET removed_at = @now, updated_at = @now, state = 'cleaned', cleaned_at = coalesce(cleaned_at, @now),
+        claim_owner = NULL, claim_expires_at = NULL
+      WHERE id = @id AND removed_at IS NULL`).run({ id, now: this.clock() }).changes > 0;
   }
 
   // --- Reads
@@ -663,6 +756,12 @@ function prepare(db: Database.Database) {
       UPDATE outbox SET attempts = @attempts, last_error = @last_error, next_attempt_at = @next_attempt_at,
         gave_up_at = @gave_up_at, claim_owner = NULL, claim_expires_at = NULL
       WHERE id = @id`),
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    importRecord: db.prepare(
+      `INSERT INTO transfers (id, client, remote_id, name, hash, state, created_at, updated_at)
+       VALUES (@id, @client, @remoteId, @name, @hash, @state, @now, @now) ON CONFLICT (id) DO NOTHING`,
+    ),
     markLocalDeleted: db.prepare(
       'UPDATE transfers SET local_deleted_at = @now, updated_at = @now WHERE id = @id AND claim_owner = @owner AND local_deleted_at IS NULL',
     ),

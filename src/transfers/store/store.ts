@@ -30,6 +30,15 @@ export interface UpsertOptions {
   seedRatioLimit?: number | null;
 }
 
+/** What torrent-set keeps per transfer. An absent key is left as it is; null clears it. */
+export interface TorrentSettings {
+  labels?: string[] | null;
+  seedRatioLimit?: number | null;
+  seedRatioMode?: number | null;
+  seedIdleLimit?: number | null;
+  seedIdleMode?: number | null;
+}
+
 export interface UpsertResult {
   transfer: Transfer;
   /** First time this transfer was recorded. */
@@ -137,6 +146,13 @@ export interface Store {
   recordFailure(id: string, error: unknown, opts: FailureOptions): Promise<FailureResult>;
 
   // --- Operator commands
+  /**
+   * Record a transfer known from elsewhere (FIRST_RUN=new baseline, the Go original's downloads.db)
+   * in `state`, unless the store already has it. true when recorded.
+   */
+  importRecord(client: ClientKind, remoteId: string, state: TransferState, name?: string): Promise<boolean>;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
   /** `harvester retry`: a failed transfer back to `queued`, attempts reset. */
   retry(id: string): Promise<boolean>;
   /** `harvester forget`: drop the transfer and its files from the store. */
@@ -147,6 +163,21 @@ export interface Store {
   byHash(hash: string): Promise<Transfer | undefined>;
   list(query?: ListQuery): Promise<Transfer[]>;
   countByState(): Promise<Record<TransferState, number>>;
+
+  // --- The Transmission endpoint (Sonarr/Radarr's view of the transfers)
+  /** A small number per transfer that never changes while it is stored (Transmission's torrent `id`). */
+  numericIds(): Promise<Map<string, number>>;
+  /** The files of many transfers in one read (torrent-get), by transfer id; a transfer without files is absent. */
+  listFilesOf(transferIds: readonly string[]): Promise<Map<string, TransferFile[]>>;
+  /** torrent-set: keep the transfer's own labels and seed limits. false: no such transfer. */
+  setTorrentSettings(id: string, settings: TorrentSettings): Promise<boolean>;
+  /**
+   * torrent-remove: the transfer is hidden from torrent-get for good. One not yet `cleaned` becomes
+   * `cleaned` (no loop downloads, imports or removes it again, and a listing never resurrects it),
+   * and any claim on it is dropped, so a download in flight stops at its next lease renewal.
+   * false: no such transfer, or already removed.
+   */
+  markRemoved(id: string): Promise<boolean>;
 
   // --- Outbox
   /** true when enqueued, false when that id was already there (idempotent). */

@@ -1,0 +1,37 @@
+// Which local copies cleanup may delete, and why: one pure function for the
+// cleanup loop and `harvester cleanup --dry-run`, so the preview is the truth.
+import type { Config } from './config';
+import { isInside, recordedPath } from './layout';
+import type { Transfer } from './model';
+import { formatDuration } from './units';
+
+export interface CleanupDecision {
+  transfer: Transfer;
+  path: string;
+  delete: boolean;
+  reason: string;
+}
+
+/** Why cleanup deletes nothing at all, or null when it is on. */
+export function cleanupOff(config: Config): string | null {
+  if (config.keepDownloadedForMs === null) return 'KEEP_DOWNLOADED_FOR=never';
+  if (config.sonarr === null && config.radarr === null) return 'no Sonarr/Radarr configured: local copies are your library';
+  return null;
+}
+
+export function cleanupDecisions(config: Config, transfers: readonly Transfer[], now: number): CleanupDecision[] {
+  const off = cleanupOff(config);
+  const keep = config.keepDownloadedForMs ?? Infinity;
+  return transfers
+    .filter((t) => t.localName && !t.localDeletedAt && ['downloaded', 'imported', 'seeding', 'cleaned'].includes(t.state))
+    .map((t) => {
+      const path = recordedPath(config.downloadDir, t);
+      const decide = (del: boolean, reason: string): CleanupDecision => ({ transfer: t, path, delete: del, reason });
+      if (off) return decide(false, off);
+      if (t.importedAt === null || t.state === 'downloaded') return decide(false, 'not imported by Sonarr/Radarr yet');
+      const age = now - t.importedAt;
+      if (age < keep) return decide(false, `imported ${formatDuration(age)} ago, kept for KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
+      if (!isInside(config.downloadDir, path)) return decide(false, 'resolves outside DOWNLOAD_DIR (a symlink?): never touched');
+      return decide(true, `imported ${formatDuration(age)} ago, older than KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
+    });
+}

@@ -1,0 +1,664 @@
+// The RPC methods, over a context {store, client, config, log}: no HTTP here,
+// so every method is testable with a store and a client alone.
+//
+// The state reported comes from the store (produce-transfers records every
+// transfer under the Label, in progress or not; the download loop records
+// local progress), so torrent-get costs no remote call. Only torrent-add and
+// torrent-remove talk to the seedbox, because that is what they are for.
+import { lstat, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { isClientError, NotFoundError } from '../clients/errors';
+import type { AddRequest, DownloadClient } from '../clients/types';
+import { HostileNameError, isInside, safeSegment } from '../layout';
+import type { ClientKind, RemoteTransfer, Transfer, TransferFile } from '../model';
+import type { Store, TorrentSettings } from '../store/store';
+import {
+  optionalBoolean,
+  optionalNumber,
+  optionalStringList,
+  parseFields,
+  parseIds,
+  RpcError,
+  toSnake,
+  type IdSelector,
+  type NameStyle,
+  type RpcRequest,
+  type RpcResponse,
+} from './envelope';
+import { FILE_FIELDS, reportedLayout, SONARR_FIELDS, torrentObject, type TorrentView } from './fields';
+import { deleteLocalCopy } from './local-data';
+import { InvalidTorrentError, parseFilename, parseMetainfo } from './metainfo';
+import { reportedStatus } from './status';
+
+/** What Sonarr/Radarr/transmission-remote see as the server's version: >= 4.0 so Sonarr sends labels. */
+export const TRANSMISSION_VERSION = '4.0.6';
+/** rpc-version of Transmission 4.0.x: clients keep the legacy names they all speak (18 would invite snake_case). */
+export const RPC_VERSION = 17;
+
+export interface RpcConfig {
+  downloadDir: string;
+  /** SEED_RATIO (settled); null: never removed for ratio. */
+  seedRatio: number | null;
+  maxParallel?: number;
+  maxDownloadRateBytesPerSec?: number | null;
+}
+
+export interface RpcContext {
+  store: Store;
+  client: DownloadClient;
+  config: RpcConfig;
+  log: Logger;
+  /** The current X-Transmission-Session-Id (session-get reports it). */
+  sessionId: string;
+  /** harvester's own version, shown in `version`. */
+  version?: string;
+  state: RpcState;
+  now?: () => number;
+  /** Wait before the second sweep of a removed transfer's `.part` files (a download may still be writing). Default 12 s. */
+  sweepDelayMs?: number;
+}
+
+/** What the endpoint keeps between requests (in its worker's memory; nothing here must survive a restart). */
+export class RpcState {
+  private readonly samples = new Map<string, Array<{ bytes: number; at: number }>>();
+  private readonly unknown = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  readonly startedAt = Date.now();
+
+  /** Record the stored progress of a downloading transfer (its write time `at`); returns its rate in bytes/s. */
+  sample(id: string, bytes: number, at: number, now: number): number {
+    let list = this.samples.get(id) ?? [];
+    const last = list[list.length - 1];
+    if (!last || last.at !== at) {
+      if (last && bytes < last.bytes) list = []; // restarted from zero
+      list.push({ bytes, at });
+    }
+    while (list.length > 2 && list[0]!.at < at - 60_000) list.shift();
+    if (list.length > 32) list.splice(0, list.length - 32);
+    this.samples.set(id, list);
+    // Progress is written every ~2 s while bytes flow: nothing written for 15 s is a stall.
+    if (now - at > 15_000 || list.length < 2) return 0;
+    const first = list[0]!;
+    const newest = list[list.length - 1]!;
+    const seconds = (newest.at - first.at) / 1000;
+    return seconds > 0 ? Math.max(0, (newest.bytes - first.bytes) / seconds) : 0;
+  }
+
+  rateOf(id: string, now: number): number {
+    const list = this.samples.get(id);
+    if (!list || list.length < 2) return 0;
+    const newest = list[list.length - 1]!;
+    return this.sample(id, newest.bytes, newest.at, now);
+  }
+
+  /** Forget samples of transfers that are no longer downloading. */
+  keepOnly(ids: Set<string>): void {
+    for (const id of this.samples.keys()) if (!ids.has(id)) this.samples.delete(id);
+  }
+
+  /** true the first time a status is seen (so it is logged once). */
+  firstSightOfUnknown(status: string): boolean {
+    if (this.unknown.has(status)) return false;
+    this.unknown.add(status);
+    return true;
+  }
+
+  later(ms: number, fn: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void fn().catch(() => undefined);
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+const NO_OPS = new Set([
+  'torrent-start',
+  'torrent-start-now',
+  'torrent-stop',
+  'torrent-verify',
+  'torrent-reannounce',
+  'queue-move-top',
+  'queue-move-up',
+  'queue-move-down',
+  'queue-move-bottom',
+]);
+
+/** Transmission methods harvester knows but does not do: a clear answer rather than "not recognized". */
+const UNSUPPORTED: Record<string, string> = {
+  'session-set': 'session-set is not supported by harvester: it is configured through its environment (DOWNLOAD_DIR, SEED_RATIO, ...)',
+  'torrent-set-location': 'torrent-set-location is not supported by harvester: files land in DOWNLOAD_DIR[/category]',
+  'torrent-rename-path': 'torrent-rename-path is not supported by harvester: names come from the seedbox',
+  'blocklist-update': 'blocklist-update is not supported by harvester (the seedbox does the peer work)',
+  'port-test': 'port-test is not supported by harvester (the seedbox does the peer work)',
+  'session-close': 'session-close is not supported by harvester: stop the daemon instead',
+  'group-get': 'bandwidth groups are not supported by harvester',
+  'group-set': 'bandwidth groups are not supported by harvester',
+};
+
+/** Handle one request. RpcError (and remote failures) become a `result` string; any other error is a bug and is thrown. */
+export async function handleRpc(ctx: RpcContext, req: RpcRequest): Promise<RpcResponse> {
+  const answer = (result: string, args?: Record<string, unknown>): RpcResponse => ({
+    result,
+    ...(args !== undefined ? { arguments: args } : {}),
+    ...(req.tag !== undefined ? { tag: req.tag } : {}),
+  });
+  try {
+    switch (req.method) {
+      case 'session-get':
+        return answer('success', await sessionGet(ctx, req));
+      case 'session-stats':
+        return answer('success', await sessionStats(ctx, req));
+      case 'free-space':
+        return answer('success', await freeSpace(ctx, req));
+      case 'torrent-get':
+        return answer('success', await torrentGet(ctx, req));
+      case 'torrent-add':
+        return answer('success', await torrentAdd(ctx, req));
+      case 'torrent-remove':
+        return answer('success', await torrentRemove(ctx, req));
+      case 'torrent-set':
+        return answer('success', await torrentSet(ctx, req));
+      default:
+        if (NO_OPS.has(req.method)) {
+          parseIds(req.args.ids); // still answer bad ids clearly
+          return answer('success', {});
+        }
+        if (UNSUPPORTED[req.method]) throw new RpcError(UNSUPPORTED[req.method]);
+        throw new RpcError('method name not recognized');
+    }
+  } catch (err) {
+    if (err instanceof RpcError || err instanceof InvalidTorrentError) return answer(err.message);
+    throw err;
+  }
+}
+
+// --- session ---------------------------------------------------------------
+
+/** Session keys whose legacy spelling is camelCase rather than kebab-case. */
+const SESSION_CAMEL = new Set(['seed_ratio_limit', 'seed_ratio_limited']);
+
+function sessionKey(canonical: string, style: NameStyle): string {
+  if (style === 'snake') return canonical;
+  return SESSION_CAMEL.has(canonical) ? canonical.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) : canonical.replace(/_/g, '-');
+}
+
+async function sessionValues(ctx: RpcContext, style: NameStyle): Promise<Record<string, unknown>> {
+  const { config } = ctx;
+  const free = await freeBytes(config.downloadDir).catch(() => ({ free: -1, total: -1 }));
+  const rate = config.maxDownloadRateBytesPerSec ?? null;
+  const units = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [style === 'snake' ? k : k.replace(/_/g, '-'), v]));
+  return {
+    alt_speed_down: 50,
+    alt_speed_enabled: false,
+    alt_speed_time_begin: 540,
+    alt_speed_time_day: 127,
+    alt_speed_time_enabled: false,
+    alt_speed_time_end: 1020,
+    alt_speed_up: 50,
+    blocklist_enabled: false,
+    blocklist_size: 0,
+    blocklist_url: '',
+    cache_size_mb: 4,
+    config_dir: '',
+    default_trackers: '',
+    dht_enabled: false,
+    download_dir: config.downloadDir,
+    download_dir_free_space: free.free,
+    download_queue_enabled: true,
+    download_queue_size: config.maxParallel ?? 5,
+    encryption: 'preferred',
+    idle_seeding_limit: 30,
+    idle_seeding_limit_enabled: false,
+    incomplete_dir: config.downloadDir,
+    incomplete_dir_enabled: false,
+    lpd_enabled: false,
+    peer_limit_global: 200,
+    peer_limit_per_torrent: 50,
+    peer_port: 51413,
+    peer_port_random_on_start: false,
+    pex_enabled: false,
+    port_forwarding_enabled: false,
+    queue_stalled_enabled: false,
+    queue_stalled_minutes: 30,
+    rename_partial_files: true,
+    rpc_version: RPC_VERSION,
+    rpc_version_minimum: 14,
+    rpc_version_semver: '5.3.0',
+    script_torrent_added_enabled: false,
+    script_torrent_added_filename: '',
+    script_torrent_done_enabled: false,
+    script_torrent_done_filename: '',
+    script_torrent_done_seeding_enabled: false,
+    script_torrent_done_seeding_filename: '',
+    seed_queue_enabled: false,
+    seed_queue_size: 10,
+    seed_ratio_limit: config.seedRatio ?? 0,
+    seed_ratio_limited: config.seedRatio !== null,
+    session_id: ctx.sessionId,
+    speed_limit_down: rate ? Math.round(rate / 1000) : 100,
+    speed_limit_down_enabled: rate !== null,
+    speed_limit_up: 100,
+    speed_limit_up_enabled: false,
+    start_added_torrents: true,
+    trash_original_torrent_files: false,
+    units: units({
+      speed_units: ['kB/s', 'MB/s', 'GB/s', 'TB/s'],
+      speed_bytes: 1000,
+      size_units: ['kB', 'MB', 'GB', 'TB'],
+      size_bytes: 1000,
+      memory_units: ['KiB', 'MiB', 'GiB', 'TiB'],
+      memory_bytes: 1024,
+    }),
+    utp_enabled: false,
+    version: `${TRANSMISSION_VERSION} (harvester${ctx.version ? ` ${ctx.version}` : ''})`,
+  };
+}
+
+async function sessionGet(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const fields = parseFields(req.args.fields);
+  const values = await sessionValues(ctx, req.style);
+  const out: Record<string, unknown> = {};
+  if (!fields) {
+    for (const [canonical, value] of Object.entries(values)) out[sessionKey(canonical, req.style)] = value;
+    return out;
+  }
+  for (const key of fields) {
+    const canonical = toSnake(key);
+    if (canonical in values) out[key] = values[canonical];
+  }
+  return out;
+}
+
+async function sessionStats(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const views = await visibleTorrents(ctx, { kind: 'all' }, true);
+  const now = (ctx.now ?? Date.now)();
+  const downloaded = views.reduce((sum, v) => sum + (v.reported.complete ? v.files.reduce((s, f) => s + f.file.size, 0) : 0), 0);
+  const files = views.reduce((sum, v) => sum + v.files.length, 0);
+  const snake = req.style === 'snake';
+  const stats = {
+    [snake ? 'uploaded_bytes' : 'uploadedBytes']: 0,
+    [snake ? 'downloaded_bytes' : 'downloadedBytes']: downloaded,
+    [snake ? 'files_added' : 'filesAdded']: files,
+    [snake ? 'session_count' : 'sessionCount']: 1,
+    [snake ? 'seconds_active' : 'secondsActive']: Math.floor((now - ctx.state.startedAt) / 1000),
+  };
+  return {
+    [snake ? 'active_torrent_count' : 'activeTorrentCount']: views.filter((v) => v.reported.status === 4).length,
+    [snake ? 'download_speed' : 'downloadSpeed']: Math.round(views.reduce((sum, v) => sum + v.rate, 0)),
+    [snake ? 'paused_torrent_count' : 'pausedTorrentCount']: views.filter((v) => v.reported.status === 0).length,
+    [snake ? 'torrent_count' : 'torrentCount']: views.length,
+    [snake ? 'upload_speed' : 'uploadSpeed']: 0,
+    [snake ? 'cumulative_stats' : 'cumulative-stats']: stats,
+    [snake ? 'current_stats' : 'current-stats']: stats,
+  };
+}
+
+async function freeBytes(dir: string): Promise<{ free: number; total: number }> {
+  // The folder may not exist yet (a category folder before its first download): ask its nearest parent.
+  let current = dir;
+  for (;;) {
+    try {
+      const s = await statfs(current);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch (err) {
+      const parent = path.dirname(current);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw err;
+      current = parent;
+    }
+  }
+}
+
+async function freeSpace(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const asked = req.args.path;
+  if (typeof asked !== 'string' || asked.trim() === '') throw new RpcError('free-space: path must be a string');
+  const resolved = path.resolve(ctx.config.downloadDir, asked);
+  // Only DOWNLOAD_DIR and what is inside it: the endpoint does not describe the rest of the machine.
+  if (path.relative(ctx.config.downloadDir, resolved) !== '' && !isInside(ctx.config.downloadDir, resolved)) {
+    throw new RpcError(`free-space: only DOWNLOAD_DIR (${ctx.config.downloadDir}) and folders inside it can be asked about`);
+  }
+  let space: { free: number; total: number };
+  try {
+    space = await freeBytes(resolved);
+  } catch (err) {
+    throw new RpcError(`free-space: ${(err as NodeJS.ErrnoException).code ?? 'cannot read'} for ${asked}`);
+  }
+  return { path: asked, [req.style === 'snake' ? 'size_bytes' : 'size-bytes']: space.free, total_size: space.total };
+}
+
+// --- torrent-get -----------------------------------------------------------
+
+interface Candidate {
+  transfer: Transfer;
+  rpcId: number;
+}
+
+/** The client's stored transfers that Sonarr/Radarr may know, with their Transmission ids. */
+async function candidates(ctx: RpcContext): Promise<Candidate[]> {
+  const [transfers, ids] = await Promise.all([ctx.store.list({ client: ctx.client.kind }), ctx.store.numericIds()]);
+  return transfers
+    .filter((t) => !t.removedAt && t.state !== 'skipped')
+    .map((t) => ({ transfer: t, rpcId: ids.get(t.id) ?? 0 }))
+    .filter((c) => c.rpcId > 0);
+}
+
+function selects(selector: IdSelector, c: Candidate, now: number): boolean {
+  if (selector.kind === 'all') return true;
+  if (selector.kind === 'recent') return c.transfer.updatedAt >= now - 60_000;
+  return selector.numbers.has(c.rpcId) || selector.hashes.has(c.transfer.hash);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The torrents torrent-get shows: every transfer of the client not removed by
+ * Sonarr/Radarr; a complete one only while its local copy exists (until the
+ * *arr removes it or cleanup deletes the copy; removal from the seedbox after
+ * seeding does not hide it).
+ */
+async function visibleTorrents(ctx: RpcContext, selector: IdSelector, withFiles: boolean): Promise<TorrentView[]> {
+  const now = (ctx.now ?? Date.now)();
+  const chosen = (await candidates(ctx)).filter((c) => selects(selector, c, now) && !c.transfer.localDeletedAt);
+  const files = withFiles || chosen.some((c) => c.transfer.localName !== null)
+    ? await ctx.store.listFilesOf(chosen.map((c) => c.transfer.id))
+    : new Map<string, TransferFile[]>();
+  const downloading = new Set<string>();
+  const views = await Promise.all(
+    chosen.map(async (c, index): Promise<TorrentView | undefined> => {
+      const t = c.transfer;
+      const layout = reportedLayout(ctx.config.downloadDir, t, files.get(t.id) ?? []);
+      const reported = reportedStatus(t);
+      if (reported.unknownStatus && ctx.state.firstSightOfUnknown(reported.unknownStatus)) {
+        ctx.log.warn(
+          { event: 'transmission.unknown-status', status: reported.unknownStatus, client: t.client },
+          `unknown seedbox status "${reported.unknownStatus}": shown as queued`,
+        );
+      }
+      if (reported.complete && !(await exists(path.join(layout.dir, layout.name)))) return undefined;
+      let rate = 0;
+      if (t.state === 'downloading') {
+        downloading.add(t.id);
+        rate = ctx.state.sample(t.id, t.doneBytes, t.updatedAt, now);
+      }
+      return {
+        transfer: t, rpcId: c.rpcId, dir: layout.dir, name: layout.name, files: layout.files, reported, rate,
+        queuePosition: index, seedRatio: ctx.config.seedRatio, now,
+      };
+    }),
+  );
+  if (selector.kind === 'all') ctx.state.keepOnly(downloading);
+  return views.filter((v): v is TorrentView => v !== undefined);
+}
+
+async function torrentGet(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const fields = parseFields(req.args.fields) ?? [...SONARR_FIELDS];
+  const requested = fields.map((key) => ({ key, canonical: toSnake(key) }));
+  const selector = parseIds(req.args.ids);
+  const withFiles = requested.some((f) => FILE_FIELDS.has(f.canonical));
+  const views = await visibleTorrents(ctx, selector, withFiles);
+  const format = req.args.format;
+  if (format !== undefined && format !== 'objects' && format !== 'table') throw new RpcError('format must be "objects" or "table"');
+  let torrents: unknown[];
+  if (format === 'table') {
+    torrents = [fields, ...views.map((v) => requested.map(({ key }) => torrentObject(v, [{ key, canonical: toSnake(key) }], req.style)[key] ?? null))];
+  } else {
+    torrents = views.map((v) => torrentObject(v, requested, req.style));
+  }
+  const out: Record<string, unknown> = { torrents };
+  if (selector.kind === 'recent') {
+    const now = (ctx.now ?? Date.now)();
+    const [all, ids] = await Promise.all([ctx.store.list({ client: ctx.client.kind }), ctx.store.numericIds()]);
+    out.removed = all.filter((t) => t.removedAt && t.removedAt >= now - 60_000).map((t) => ids.get(t.id)).filter((n) => n !== undefined);
+  }
+  return out;
+}
+
+/** Background sampling of download progress, so rateDownload and eta are known on the first torrent-get. */
+export async function sampleRates(ctx: RpcContext): Promise<void> {
+  const now = (ctx.now ?? Date.now)();
+  const active = await ctx.store.list({ state: 'downloading', client: ctx.client.kind });
+  for (const t of active) ctx.state.sample(t.id, t.doneBytes, t.updatedAt, now);
+  ctx.state.keepOnly(new Set(active.map((t) => t.id)));
+}
+
+// --- torrent-add -----------------------------------------------------------
+
+/**
+ * The Category of an add: the first label, else the folder that download-dir
+ * names below DOWNLOAD_DIR (Sonarr sends `<session download-dir>/<category>`).
+ * download-dir equal to DOWNLOAD_DIR (or absent) means none.
+ */
+export function categoryOf(args: Record<string, unknown>, downloadDir: string): string | null {
+  const labels = optionalStringList(args, 'labels');
+  const label = labels?.map((l) => l.trim()).find((l) => l !== '');
+  const dd = args.download_dir;
+  if (dd !== undefined && dd !== null && typeof dd !== 'string') throw new RpcError('download-dir must be a string');
+  let fromDir: string | null = null;
+  if (typeof dd === 'string' && dd.trim() !== '') {
+    const rel = path.relative(path.resolve(downloadDir), path.resolve(downloadDir, dd.trim()));
+    const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    if (inside && !rel.includes(path.sep)) fromDir = rel;
+    else if (inside && label === undefined) {
+      throw new RpcError(`download-dir "${dd}" must be DOWNLOAD_DIR (${downloadDir}) or one folder inside it (the category)`);
+    } else if (!inside && rel !== '' && label === undefined) {
+      throw new RpcError(
+        `download-dir "${dd}" is outside DOWNLOAD_DIR (${downloadDir}): harvester puts files in DOWNLOAD_DIR or DOWNLOAD_DIR/<category>. ` +
+          'Leave the client\'s directory empty and use a category',
+      );
+    }
+  }
+  const category = label ?? fromDir;
+  if (category === null) return null;
+  try {
+    return safeSegment(category, 'category');
+  } catch (err) {
+    if (err instanceof HostileNameError) throw new RpcError(`invalid category ${JSON.stringify(category.slice(0, 80))}: ${err.reason}`);
+    throw err;
+  }
+}
+
+function addedObject(style: NameStyle, id: number, name: string, hash: string): Record<string, unknown> {
+  return { id, name, [style === 'snake' ? 'hash_string' : 'hashString']: hash };
+}
+
+async function viewName(ctx: RpcContext, t: Transfer): Promise<string> {
+  const files = (await ctx.store.listFilesOf([t.id])).get(t.id) ?? [];
+  return reportedLayout(ctx.config.downloadDir, t, files).name;
+}
+
+async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const { store, client, log } = ctx;
+  const args = req.args;
+  const addedKey = req.style === 'snake' ? 'torrent_added' : 'torrent-added';
+  const duplicateKey = req.style === 'snake' ? 'torrent_duplicate' : 'torrent-duplicate';
+  // Everything is checked before the seedbox is asked, so a bad request records nothing.
+  const hasMetainfo = typeof args.metainfo === 'string' && args.metainfo !== '';
+  if (!hasMetainfo && (args.filename === undefined || args.filename === null || args.filename === '')) {
+    throw new RpcError('torrent-add needs filename (a magnet link or URL) or metainfo (base64 .torrent)');
+  }
+  const category = categoryOf(args, ctx.config.downloadDir);
+  const paused = optionalBoolean(args, 'paused');
+  let request: AddRequest;
+  let hash: string | undefined;
+  let name: string | undefined;
+  if (hasMetainfo || (args.metainfo !== undefined && args.metainfo !== null && args.metainfo !== '')) {
+    const meta = parseMetainfo(args.metainfo);
+    request = { torrent: meta.bytes, category };
+    hash = meta.infoHash;
+    name = meta.name;
+  } else {
+    const source = parseFilename(args.filename);
+    if (source.kind === 'magnet') {
+      request = { magnet: source.magnet, category };
+      hash = source.infoHash;
+      name = source.name;
+    } else {
+      request = { url: source.url, category };
+    }
+  }
+  if (!client.addTransfer) {
+    throw new RpcError(
+      `torrent-add is not available with DOWNLOAD_CLIENT=${client.kind}: put the files into the seedbox folder (LOCAL_SEEDBOX_DIR) instead`,
+    );
+  }
+  const addTransfer = client.addTransfer.bind(client);
+
+  // Already known (same info-hash): Transmission's torrent-duplicate, and no second add on the seedbox.
+  if (hash) {
+    const known = (await candidates(ctx)).find((c) => c.transfer.hash === hash);
+    if (known) {
+      log.info({ event: 'transmission.torrent-duplicate', hash, transferId: known.transfer.id }, `torrent-add: "${known.transfer.name}" is already known`);
+      return { [duplicateKey]: addedObject(req.style, known.rpcId, await viewName(ctx, known.transfer), known.transfer.hash) };
+    }
+  }
+
+  let remote: RemoteTransfer;
+  try {
+    remote = await addTransfer(request);
+  } catch (err) {
+    if (isClientError(err) || isAbortLike(err)) {
+      log.warn({ event: 'transmission.add-failed', hash, category, err }, `torrent-add failed: ${(err as Error).message}`);
+      throw new RpcError(`torrent-add failed: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+  // The info-hash computed at add time is the real one, whatever the seedbox reported so far.
+  if (hash) remote.hash = hash;
+  if (name && (!remote.name || /^put\.io transfer \d+$/.test(remote.name))) remote.name = name;
+  let result = await store.upsertRemote(client.kind, remote, { category });
+  if (result.transfer.removedAt) {
+    // The seedbox gave back a transfer Sonarr/Radarr had removed: this add starts it afresh.
+    await store.forget(result.transfer.id);
+    result = await store.upsertRemote(client.kind, remote, { category });
+  }
+  const t = result.transfer;
+  const rpcId = (await store.numericIds()).get(t.id) ?? 0;
+  const shown = await viewName(ctx, t);
+  if (!result.created) {
+    log.info({ event: 'transmission.torrent-duplicate', hash: t.hash, transferId: t.id }, `torrent-add: the seedbox already had "${t.name}"`);
+    return { [duplicateKey]: addedObject(req.style, rpcId, shown, t.hash) };
+  }
+  log.info(
+    { event: 'transmission.torrent-added', transferId: t.id, hash: t.hash, name: t.name, category, ...(paused ? { paused } : {}) },
+    `torrent-add: "${t.name}" added to the seedbox${category ? ` (category ${category})` : ''}`,
+  );
+  return { [addedKey]: addedObject(req.style, rpcId, shown, t.hash) };
+}
+
+function isAbortLike(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err.name === 'TypeError' && /fetch failed/.test(err.message)));
+}
+
+// --- torrent-remove --------------------------------------------------------
+
+async function torrentRemove(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const { store, client, log, config } = ctx;
+  const selector = parseIds(req.args.ids);
+  // Transmission removes every torrent when ids is absent; one missing argument must not wipe a library.
+  if (selector.kind === 'all') throw new RpcError('torrent-remove needs ids (harvester does not remove every torrent at once)');
+  const deleteData = optionalBoolean(req.args, 'delete_local_data') ?? false;
+  const now = (ctx.now ?? Date.now)();
+  const chosen = (await candidates(ctx)).filter((c) => selects(selector, c, now));
+  const failures: string[] = [];
+  for (const { transfer: t } of chosen) {
+    // After seeding, watch-seeding already removed it (and its remote files) from the seedbox.
+    if (t.state !== 'cleaned') {
+      try {
+        await client.removeTransfer(t.remoteId, { deleteData }, undefined);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) {
+          if (!isClientError(err) && !isAbortLike(err)) throw err;
+          log.warn({ event: 'transmission.remove-failed', transferId: t.id, err }, `torrent-remove: removing "${t.name}" from the seedbox failed`);
+          failures.push(`"${t.name}": ${(err as Error).message}`);
+          continue;
+        }
+      }
+    }
+    const wasDownloading = t.state === 'downloading' || t.state === 'queued';
+    await store.markRemoved(t.id);
+    const files = (await store.listFilesOf([t.id])).get(t.id) ?? [];
+    const layout = reportedLayout(config.downloadDir, t, files);
+    // The whole local copy with delete-local-data; otherwise only the .part files nobody will resume.
+    const complete = reportedStatus(t).complete;
+    const partialOnly = !deleteData;
+    if (layout.ok && layout.files.length > 0 && (deleteData || !complete)) {
+      const copy = { downloadDir: config.downloadDir, dir: layout.dir, name: layout.name, relPaths: layout.files.map((f) => f.relPath) };
+      const outcome = await deleteLocalCopy(copy, { partialOnly });
+      if (outcome.refused.length > 0) {
+        log.warn({ event: 'transmission.delete-refused', transferId: t.id, paths: outcome.refused }, 'torrent-remove: not deleting paths that resolve outside DOWNLOAD_DIR');
+      }
+      // A download in flight stops at its next lease renewal; sweep again after it may have written more.
+      if (wasDownloading) ctx.state.later(ctx.sweepDelayMs ?? 12_000, async () => void (await deleteLocalCopy(copy, { partialOnly })));
+    }
+    log.info(
+      { event: 'transmission.torrent-removed', transferId: t.id, hash: t.hash, name: layout.name, deleteData },
+      `torrent-remove: "${layout.name}" removed${deleteData ? ' with its data' : ''}`,
+    );
+  }
+  if (failures.length > 0) {
+    throw new RpcError(`torrent-remove: the seedbox refused ${failures.length} of ${chosen.length}: ${failures.join('; ')}`);
+  }
+  return {};
+}
+
+// --- torrent-set -----------------------------------------------------------
+
+function mode(args: Record<string, unknown>, key: string): number | undefined {
+  const m = optionalNumber(args, key, { integer: true, min: 0 });
+  if (m !== undefined && m > 2) throw new RpcError(`${key} must be 0 (global), 1 (this torrent's) or 2 (unlimited)`);
+  return m;
+}
+
+async function torrentSet(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  const args = req.args;
+  const selector = parseIds(args.ids);
+  const labels = optionalStringList(args, 'labels');
+  if (labels) {
+    for (const label of labels) {
+      if (label.includes(',')) throw new RpcError('labels cannot contain a comma');
+      if (label.length > 256 || /[\u0000-\u001f\u007f]/.test(label)) throw new RpcError('labels must be at most 256 printable characters');
+    }
+  }
+  const ratioLimit = optionalNumber(args, 'seed_ratio_limit', { min: 0 });
+  const ratioMode = mode(args, 'seed_ratio_mode');
+  const idleLimit = optionalNumber(args, 'seed_idle_limit', { integer: true, min: 0 });
+  const idleMode = mode(args, 'seed_idle_mode');
+  if (args.location !== undefined) throw new RpcError('torrent-set location is not supported by harvester: files land in DOWNLOAD_DIR[/category]');
+  const now = (ctx.now ?? Date.now)();
+  const chosen = (await candidates(ctx)).filter((c) => selects(selector, c, now));
+  for (const { transfer: t } of chosen) {
+    const s: TorrentSettings = {};
+    if (labels) s.labels = [...new Set(labels.map((l) => l.trim()).filter((l) => l !== ''))];
+    // The stored limit is the one watch-seeding uses: only mode 1 keeps a transfer's own limit.
+    if (ratioMode === 0 || ratioMode === 2) {
+      s.seedRatioMode = ratioMode;
+      s.seedRatioLimit = null;
+    } else if (ratioMode === 1 || ratioLimit !== undefined) {
+      s.seedRatioMode = 1;
+      s.seedRatioLimit = ratioLimit ?? t.seedRatioLimit ?? ctx.config.seedRatio ?? 0;
+    }
+    if (idleLimit !== undefined) s.seedIdleLimit = idleLimit;
+    if (idleMode !== undefined) s.seedIdleMode = idleMode;
+    if (Object.keys(s).length === 0) continue;
+    await ctx.store.setTorrentSettings(t.id, s);
+    ctx.log.info({ event: 'transmission.torrent-set', transferId: t.id, hash: t.hash, ...s }, `torrent-set: "${t.name}" updated`);
+  }
+  return {};
+}
+
+export type { ClientKind };

@@ -1,0 +1,122 @@
+// What Transmission status a stored transfer is reported with (rpc-spec 3.3;
+// how Sonarr reads it: peers-and-protocols D.4).
+//
+// The status describes the LOCAL copy (DESIGN.md 5): a transfer is complete
+// (status 6, or 0 once it left the seedbox) only when harvester has every file
+// verified and renamed into place, i.e. from the store state `downloaded` on.
+// Before that, while the seedbox still works on it, its own status decides
+// between queued (3), downloading (4) and error. Every put.io status maps to
+// something; an unknown one shows as queued (and is reported once by the
+// caller), never dropped: a status missing from a list must never make a
+// transfer vanish (putioarr #12).
+import type { ClientKind, Transfer } from '../model';
+import { normalizePutioStatus, putioPhase } from '../clients/putio-status';
+
+export const TR_STATUS = {
+  STOPPED: 0,
+  CHECK_WAIT: 1,
+  CHECK: 2,
+  DOWNLOAD_WAIT: 3,
+  DOWNLOAD: 4,
+  SEED_WAIT: 5,
+  SEED: 6,
+} as const;
+export type TrStatus = (typeof TR_STATUS)[keyof typeof TR_STATUS];
+
+/** Transmission's tr_stat.error: 0 ok, 1 tracker warning, 2 tracker error, 3 local error. */
+export type TrError = 0 | 1 | 2 | 3;
+
+export type SeedboxPhase = 'queued' | 'downloading' | 'error' | 'unknown';
+
+const LOCAL_PHASES: Record<string, SeedboxPhase> = {
+  // A folder still being copied into the seedbox folder, or settling: the seedbox is "downloading" it.
+  settling: 'downloading',
+  incomplete: 'downloading',
+  ready: 'downloading',
+  empty: 'queued',
+  error: 'error',
+};
+
+const GENERIC_PHASES: Record<string, SeedboxPhase> = {
+  queued: 'queued',
+  paused: 'queued',
+  checking: 'queued',
+  allocating: 'queued',
+  moving: 'downloading',
+  downloading: 'downloading',
+  seeding: 'downloading',
+  error: 'error',
+};
+
+/** The seedbox's own view of a transfer that is not finished there yet. */
+export function seedboxPhase(client: ClientKind, remoteStatus: string): SeedboxPhase {
+  if (client === 'putio') {
+    switch (putioPhase(remoteStatus)) {
+      case 'queued':
+        return 'queued';
+      case 'downloading':
+      case 'finishing':
+      case 'seeding':
+      case 'completed':
+        // Finished (or nearly) on put.io, but not home yet: from the local copy's view, still downloading.
+        return 'downloading';
+      case 'error':
+        return 'error';
+      default:
+        return 'unknown';
+    }
+  }
+  const key = remoteStatus.trim().toLowerCase();
+  return (client === 'local' ? LOCAL_PHASES[key] : GENERIC_PHASES[key]) ?? 'unknown';
+}
+
+export interface Reported {
+  status: TrStatus;
+  error: TrError;
+  errorString: string;
+  /** Every file verified and in place: leftUntilDone 0, percentDone 1. */
+  complete: boolean;
+  /** Transmission's isFinished: seeding is over (harvester removed it from the seedbox). */
+  finished: boolean;
+  /** The seedbox status was not one we know (the caller logs it, once). */
+  unknownStatus?: string;
+}
+
+export function reportedStatus(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | 'remoteError' | 'lastError'>): Reported {
+  const ok = (status: TrStatus, complete = false, finished = false): Reported => ({ status, error: 0, errorString: '', complete, finished });
+  switch (t.state) {
+    case 'pending': {
+      const phase = seedboxPhase(t.client, t.remoteStatus);
+      if (phase === 'queued') return ok(TR_STATUS.DOWNLOAD_WAIT);
+      if (phase === 'downloading') return ok(TR_STATUS.DOWNLOAD);
+      if (phase === 'error') {
+        const label = t.client === 'putio' ? 'put.io' : 'the seedbox';
+        return {
+          status: TR_STATUS.STOPPED,
+          error: 2,
+          errorString: t.remoteError?.trim() || `${label} reports an error (${t.remoteStatus})`,
+          complete: false,
+          finished: false,
+        };
+      }
+      return { ...ok(TR_STATUS.DOWNLOAD_WAIT), unknownStatus: t.client === 'putio' ? normalizePutioStatus(t.remoteStatus) : t.remoteStatus };
+    }
+    case 'queued':
+      // Waiting for a download slot, or for the next attempt after a failure (then say why).
+      return t.lastError ? { ...ok(TR_STATUS.DOWNLOAD_WAIT), error: 3, errorString: `retrying: ${t.lastError}` } : ok(TR_STATUS.DOWNLOAD_WAIT);
+    case 'downloading':
+      return ok(TR_STATUS.DOWNLOAD);
+    case 'downloaded':
+    case 'imported':
+    case 'seeding':
+      return ok(TR_STATUS.SEED, true);
+    case 'cleaned':
+      // Removed from the seedbox after seeding: stopped and finished, the local copy complete.
+      return ok(TR_STATUS.STOPPED, true, true);
+    case 'failed':
+      return { status: TR_STATUS.STOPPED, error: 3, errorString: t.lastError?.trim() || 'download failed', complete: false, finished: false };
+    default:
+      // skipped (never downloaded) and any state added later: stopped, not complete.
+      return ok(TR_STATUS.STOPPED);
+  }
+}
