@@ -9,6 +9,8 @@ import { SqliteStore } from './transfers/store/sqlite';
 import { StoreError } from './transfers/store/errors';
 import { StartupError } from './supervisor/errors';
 import type { LoopSpec, SupervisorOptions } from './supervisor/options';
+import type { SupervisorEvent } from './supervisor/events';
+import { raiseAlert } from './transfers/alerts';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
@@ -25,6 +27,8 @@ export function daemonLoops(config: Config): LoopSpec[] {
     { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
     { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
     { name: 'cleanup', module: worker('cleanup'), intervalMs: config.cleanupIntervalMs },
+    // A service (no tick): the Transmission endpoint for Sonarr/Radarr on WEB_BIND_ADDRESS.
+    { name: 'transmission-rpc', module: worker('transmission-rpc') },
   ];
 }
 
@@ -51,5 +55,24 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   } finally {
     await store.close();
   }
-  return { loops: daemonLoops(config), logLevel: config.logLevel };
+  return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config) };
+}
+
+/**
+ * A loop given up ends the process (pm2/systemd start it again): the alert goes into
+ * the outbox now, from the main thread, and is sent by `notify` once the daemon is back.
+ */
+function alertOnGiveUp(config: Config): (e: SupervisorEvent) => void {
+  return (e) => {
+    if (e.event !== 'loop.gave-up') return;
+    let store: SqliteStore | undefined;
+    try {
+      store = new SqliteStore(config.dbPath);
+      // better-sqlite3 is synchronous underneath: the row is written before this returns.
+      void raiseAlert(store, 'alert.loop-gave-up', e.operation, `gave up after ${e.restarts} restarts in ${e.windowMs} ms`)
+        .finally(() => store?.close());
+    } catch {
+      void store?.close();
+    }
+  };
 }

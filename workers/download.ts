@@ -22,6 +22,7 @@ export default defineLoop({
       signal: ctx.signal,
       fileMode: 0o666 & ~config.umask,
       maxRate: config.maxDownloadRateBytesPerSec ?? undefined,
+      minFreeBytes: config.minFreeSpaceBytes,
     });
     // LIFO: downloads settle (keeping their .part files) before the store closes.
     ctx.defer(() => downloader.drain());

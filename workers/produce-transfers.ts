@@ -4,6 +4,8 @@ import { defineLoop, type LoopContext } from '../src/loop';
 import type { RemoteTransfer } from '../src/transfers/model';
 import { openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
+import { AuthError } from '../src/transfers/clients/errors';
+import { clearAlert, raiseAlert } from '../src/transfers/alerts';
 
 let daemon: Daemon;
 
@@ -38,8 +40,16 @@ export default defineLoop({
   },
   async tick(ctx) {
     const { client, store } = daemon;
-    const remotes = await remoteCall(ctx.log, 'seedbox.list-failed', 'listing the seedbox failed', () => client.listTransfers(ctx.signal));
+    const remotes = await remoteCall(ctx.log, 'seedbox.list-failed', 'listing the seedbox failed', () => client.listTransfers(ctx.signal),
+      async (err) => {
+        if (err instanceof AuthError && (await raiseAlert(store, 'alert.auth-failed', client.kind, err.message))) {
+          ctx.log.error({ event: 'alert.auth-failed', client: client.kind }, `the seedbox refused our credentials: alert sent, retrying every poll`);
+        }
+      });
     if (!remotes) return;
+    if (await clearAlert(store, 'alert.auth-failed', client.kind)) {
+      ctx.log.info({ event: 'alert.auth-recovered', client: client.kind }, 'the seedbox accepts our credentials again');
+    }
     if (!(await store.getMeta(FIRST_LISTING))) await firstListing(ctx, remotes);
     let queued = 0;
     for (const remote of remotes) {

@@ -4,12 +4,15 @@
 import type { Logger } from 'pino';
 import { isClientError } from '../../src/transfers/clients/errors';
 
-export async function remoteCall<T>(log: Logger, event: string, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+export async function remoteCall<T>(
+  log: Logger, event: string, what: string, fn: () => Promise<T>, onProblem?: (err: Error) => Promise<unknown>,
+): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
     if (isRemoteProblem(err)) {
       log.warn({ event, err }, `${what}: ${(err as Error).message}`);
+      await onProblem?.(err as Error);
       return undefined;
     }
     throw err;

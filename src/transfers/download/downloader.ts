@@ -4,18 +4,20 @@
 // recorded on that transfer (retry with backoff, or `failed` for good); it
 // never fails the loop. The claim is renewed while working; a lost claim stops
 // the work without recording anything.
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
 import { HostileNameError, localLayout, type LocalLayout } from '../layout';
 import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
-import { ClaimLostError, SizeMismatchError } from './errors';
+import { clearAlert, raiseAlert } from '../alerts';
+import { ClaimLostError, DiskFullError, SizeMismatchError } from './errors';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
 import { Semaphore } from './semaphore';
+import { formatSize } from '../units';
 
 export interface DownloaderOptions {
   store: Store;
@@ -35,6 +37,10 @@ export interface DownloaderOptions {
   fileMode?: number;
   /** MAX_DOWNLOAD_RATE in bytes per second across all downloads; undefined: no cap. */
   maxRate?: number;
+  /** MIN_FREE_SPACE: what must stay free on DOWNLOAD_DIR's filesystem after a download. */
+  minFreeBytes?: number;
+  /** Free bytes on the filesystem of `dir` (injectable for tests). */
+  freeSpace?: (dir: string) => Promise<number>;
   now?: () => number;
 }
 
@@ -54,6 +60,8 @@ export class Downloader {
   private readonly leaseMs: number;
   private readonly now: () => number;
   private readonly limiter: RateLimiter | undefined;
+  /** The open disk-full incident (for its alert and its recovery line). */
+  private diskFull: { since: number; neededBytes: number } | undefined;
 
   constructor(private readonly o: DownloaderOptions) {
     this.slots = new Semaphore(o.maxParallel);
@@ -64,6 +72,7 @@ export class Downloader {
 
   /** Claim work while transfer slots are free, and start it. Returns how many transfers were started. */
   async fill(): Promise<number> {
+    if (this.diskFull) await this.spaceIsBack();
     let started = 0;
     while (this.active.size < this.o.maxParallel && !this.o.signal.aborted) {
       const t = (await this.o.store.claimNext('downloading', this.o.owner, this.leaseMs, this.now()))
@@ -124,6 +133,7 @@ export class Downloader {
       await store.setFiles(t.id, files, layout.name);
       a.name = layout.name;
       a.totalBytes = files.reduce((s, f) => s + f.size, 0);
+      await this.checkSpace(t.id, a.totalBytes);
       tlog.info({ event: 'download.started', name: layout.name, files: files.length, bytes: a.totalBytes, attempt: t.attempts + 1 }, `downloading "${layout.name}"`);
       await this.downloadAll(a, layout, abort, tlog);
       const moved = await store.transition(t.id, owner, 'downloading', 'downloaded', {
@@ -153,11 +163,21 @@ export class Downloader {
     const stored = new Map((await store.listFiles(a.transfer.id)).map((f) => [f.path, f]));
     let lastSaved = this.now();
     const every = this.o.progressEveryMs ?? 2000;
+    // A long download also logs its progress at info: from 5 s on, at each new 10 % (at most every 5 s), and at least every 30 s.
+    let lastLoud = a.startedAt;
+    let loudTenth = 0;
     const persist = async (force: boolean): Promise<void> => {
       if (!force && this.now() - lastSaved < every) return;
-      lastSaved = this.now();
+      const now = (lastSaved = this.now());
       for (const [path, bytes] of done) await store.setFileProgress(a.transfer.id, path, bytes, false);
-      log.debug({ event: 'download.progress', name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, rate: a.meter.rate() }, 'progress');
+      const tenth = a.totalBytes > 0 ? Math.floor((a.doneBytes * 10) / a.totalBytes) : 0;
+      const loud = now - a.startedAt >= 5000 && (now - lastLoud >= 30_000 || (tenth > loudTenth && now - lastLoud >= 5000));
+      if (loud) [lastLoud, loudTenth] = [now, tenth];
+      const rate = a.meter.rate();
+      const percent = a.totalBytes > 0 ? Math.floor((a.doneBytes * 1000) / a.totalBytes) / 10 : null;
+      const etaSeconds = rate > 0 ? Math.round(Math.max(0, a.totalBytes - a.doneBytes) / rate) : null;
+      log[loud ? 'info' : 'debug']({ event: 'download.progress', name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, percent, rate, etaSeconds },
+        loud ? `"${a.name}": ${percent ?? '?'}% of ${formatSize(a.totalBytes)} at ${formatSize(rate)}/s` : 'progress');
     };
     let firstError: unknown;
     await Promise.all(layout.files.map(async (f) => {
@@ -210,8 +230,50 @@ export class Downloader {
     }
   }
 
+  /** Free space must cover what remains of the transfer plus MIN_FREE_SPACE. */
+  private async checkSpace(transferId: string, totalBytes: number): Promise<void> {
+    const have = (await this.o.store.listFiles(transferId)).reduce((s, f) => s + (f.verified ? f.size : f.doneBytes), 0);
+    const needed = Math.max(0, totalBytes - have) + (this.o.minFreeBytes ?? 0);
+    const free = await this.freeSpace();
+    if (free < needed) throw new DiskFullError(needed, free);
+  }
+
+  private async freeSpace(): Promise<number> {
+    if (this.o.freeSpace) return this.o.freeSpace(this.o.downloadDir);
+    const s = await statfs(this.o.downloadDir);
+    return s.bavail * s.bsize;
+  }
+
+  private async spaceIsBack(): Promise<boolean> {
+    const full = this.diskFull!;
+    if ((await this.freeSpace()) < full.neededBytes) return false;
+    this.diskFull = undefined;
+    this.o.log.info({ event: 'disk.space-back', waitedMs: this.now() - full.since }, 'free space is back in DOWNLOAD_DIR: downloads resume');
+    await clearAlert(this.o.store, 'alert.disk-full', 'DOWNLOAD_DIR');
+    return true;
+  }
+
+  /**
+   * The transfer waits (back to queued, attempts untouched, looked at again in DISK_WAIT_MS);
+   * other transfers that fit go on. One alert per incident.
+   */
+  private async onDiskFull(a: Active, err: DiskFullError | NodeJS.ErrnoException, log: Logger): Promise<void> {
+    const needed = err instanceof DiskFullError ? err.neededBytes : Math.max(0, a.totalBytes - a.doneBytes) + (this.o.minFreeBytes ?? 0);
+    await this.o.store.transition(a.transfer.id, this.o.owner, 'downloading', 'queued', { release: true, nextAttemptAt: this.now() + DISK_WAIT_MS });
+    if (!this.diskFull) {
+      this.diskFull = { since: this.now(), neededBytes: needed };
+      log.warn({ event: 'disk.full', err, neededBytes: needed }, `DOWNLOAD_DIR is too full for "${a.name}": downloads wait until space is back`);
+      await raiseAlert(this.o.store, 'alert.disk-full', 'DOWNLOAD_DIR', errorText(err));
+    }
+  }
+
   private async onFailure(a: Active, err: unknown, signal: AbortSignal, log: Logger): Promise<void> {
     const t = a.transfer;
+    if (err instanceof DiskFullError || (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') {
+      // A write that hit ENOSPC keeps its .part for resume; nothing else is harmed.
+      await this.onDiskFull(a, err as DiskFullError, log);
+      return;
+    }
     if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
       log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
       return;
@@ -238,6 +300,9 @@ export class Downloader {
     else log.warn(fields, `download of "${a.name}" failed: ${errorText(err)}`);
   }
 }
+
+/** How long a transfer that does not fit waits before it is looked at again. */
+const DISK_WAIT_MS = 15_000;
 
 /** Tries of one file within one attempt, for errors a resume can fix. */
 const RESUME_ROUNDS = 3;

@@ -28,3 +28,11 @@ export class ClaimLostError extends Error {
     super(`claim on ${transferId} lost`);
   }
 }
+
+/** Not enough free space for what remains plus MIN_FREE_SPACE: the transfer waits, it has not failed. */
+export class DiskFullError extends Error {
+  override name = 'DiskFullError';
+  constructor(readonly neededBytes: number, readonly freeBytes: number) {
+    super(`not enough free space in DOWNLOAD_DIR: ${neededBytes} bytes needed (with MIN_FREE_SPACE), ${freeBytes} free`);
+  }
+}

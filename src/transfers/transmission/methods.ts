@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { isClientError, NotFoundError } from '../clients/errors';
 import type { AddRequest, DownloadClient } from '../clients/types';
 import { HostileNameError, isInside, safeSegment } from '../layout';
-import type { ClientKind, RemoteTransfer, Transfer, TransferFile } from '../model';
+import type { RemoteTransfer, Transfer, TransferFile } from '../model';
 import type { Store, TorrentSettings } from '../store/store';
 import {
   optionalBoolean,
@@ -487,8 +487,9 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   const addedKey = req.style === 'snake' ? 'torrent_added' : 'torrent-added';
   const duplicateKey = req.style === 'snake' ? 'torrent_duplicate' : 'torrent-duplicate';
   // Everything is checked before the seedbox is asked, so a bad request records nothing.
-  const hasMetainfo = typeof args.metainfo === 'string' && args.metainfo !== '';
-  if (!hasMetainfo && (args.filename === undefined || args.filename === null || args.filename === '')) {
+  const given = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+  const hasMetainfo = given(args.metainfo);
+  if (!hasMetainfo && !given(args.filename)) {
     throw new RpcError('torrent-add needs filename (a magnet link or URL) or metainfo (base64 .torrent)');
   }
   const category = categoryOf(args, ctx.config.downloadDir);
@@ -496,7 +497,7 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   let request: AddRequest;
   let hash: string | undefined;
   let name: string | undefined;
-  if (hasMetainfo || (args.metainfo !== undefined && args.metainfo !== null && args.metainfo !== '')) {
+  if (hasMetainfo) {
     const meta = parseMetainfo(args.metainfo);
     request = { torrent: meta.bytes, category };
     hash = meta.infoHash;
@@ -661,4 +662,3 @@ async function torrentSet(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   return {};
 }
 
-export type { ClientKind };
