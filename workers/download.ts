@@ -21,6 +21,10 @@ export default defineLoop({
       // Outside a tick ctx.signal is the loop's stop signal: downloads outlive ticks.
       signal: ctx.signal,
       fileMode: 0o666 & ~config.umask,
+      dirMode: 0o777 & ~config.umask,
+      // PUID/PGID only mean something to root (the convention of *arr containers).
+      fileOwner: process.getuid?.() === 0 && (config.puid !== null || config.pgid !== null)
+        ? { uid: config.puid ?? 0, gid: config.pgid ?? 0 } : undefined,
       maxRate: config.maxDownloadRateBytesPerSec ?? undefined,
       minFreeBytes: config.minFreeSpaceBytes,
     });

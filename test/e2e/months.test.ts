@@ -2,7 +2,7 @@
 // operator's commands, backups while downloads run, the Go original's database.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, symlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync, symlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
@@ -147,4 +147,29 @@ test("import-db takes the Go original's downloads.db so that nothing it download
   assert.equal((await bad.exited).code, 1);
   assert.match(bad.stderr(), /not the original's downloads\.db/);
   removeDir(dir);
+});
+
+test('files and folders get the mode of UMASK and, as root, the owner PUID/PGID', async (t) => {
+  const dir = tempDir();
+  const { seedbox, downloads, dbPath, env } = dirs(dir);
+  writeRandomFile(join(seedbox, 'Show', 'Season 1', 'e1.mkv'), 1000);
+  const root = process.getuid?.() === 0;
+  const run = runCli(['run'], { cwd: dir, env: { ...env, UMASK: '027', ...(root ? { PUID: '1234', PGID: '2345' } : {}) } });
+  try {
+    await waitUntil(() => transferState(dbPath, 'local:Show') === 'seeding', 30_000, 'Show home');
+    const file = statSync(join(downloads, 'Show', 'Season 1', 'e1.mkv'));
+    const folder = statSync(join(downloads, 'Show', 'Season 1'));
+    assert.equal(file.mode & 0o777, 0o640);
+    assert.equal(folder.mode & 0o777, 0o750);
+    if (root) {
+      assert.deepEqual([file.uid, file.gid, folder.uid, folder.gid], [1234, 2345, 1234, 2345]);
+    } else {
+      t.diagnostic('not root: PUID/PGID not checked');
+    }
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  } finally {
+    run.child.kill('SIGKILL');
+    removeDir(dir);
+  }
 });

@@ -35,6 +35,9 @@ export interface DownloaderOptions {
   /** How often progress is written to the store and logged at debug level. */
   progressEveryMs?: number;
   fileMode?: number;
+  dirMode?: number;
+  /** PUID/PGID, when running as root. */
+  fileOwner?: { uid: number; gid: number };
   /** MAX_DOWNLOAD_RATE in bytes per second across all downloads; undefined: no cap. */
   maxRate?: number;
   /** MIN_FREE_SPACE: what must stay free on DOWNLOAD_DIR's filesystem after a download. */
@@ -195,7 +198,7 @@ export class Downloader {
           try {
             await downloadFile({
               client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher, sourcePath,
-              signal: abort.signal, log, fileMode: this.o.fileMode, limiter: this.limiter,
+              signal: abort.signal, log, fileMode: this.o.fileMode, dirMode: this.o.dirMode, owner: this.o.fileOwner, limiter: this.limiter,
               onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
               onBytes: (bytes) => {
                 fileBytes += bytes;

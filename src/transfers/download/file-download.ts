@@ -3,7 +3,7 @@
 // size, verify the checksum, and only then rename it into place. A crash at any
 // line leaves either the finished file or a `.part` to resume from.
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,6 +39,10 @@ export interface FileJob {
   fileMode?: number;
   /** MAX_DOWNLOAD_RATE, shared by every download of the loop. */
   limiter?: RateLimiter;
+  /** Mode of created folders (from UMASK). */
+  dirMode?: number;
+  /** PUID/PGID: owner of what is written, when running as root. */
+  owner?: { uid: number; gid: number };
 }
 
 export type FileOutcome = 'adopted' | 'downloaded';
@@ -57,7 +61,7 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     }
     job.log.warn({ event: 'download.replacing', path: job.file.relPath }, 'file in place has other content: downloading it again');
   }
-  await mkdir(dirname(absPath), { recursive: true });
+  await makeFolders(dirname(absPath), job);
   if (!isInside(job.downloadDir, part)) throw new OutsideDownloadDirError(absPath);
 
   const partial = await statFile(part);
@@ -102,8 +106,22 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     await rm(part, { force: true });
     throw new ChecksumMismatchError(job.file.relPath, 'crc32', remote.crc32 ?? 'source', 'copy');
   }
+  // The process umask of a worker cannot be set (Node refuses it in threads): apply UMASK and PUID/PGID here.
+  if (job.fileMode !== undefined) await chmod(part, job.fileMode);
+  if (job.owner) await chown(part, job.owner.uid, job.owner.gid);
   await rename(part, absPath);
   return 'downloaded';
+}
+
+/** mkdir -p, with UMASK's mode and PUID/PGID applied to each folder it created. */
+async function makeFolders(dir: string, job: FileJob): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (!first || (job.dirMode === undefined && !job.owner)) return;
+  for (let d = dir; d.length >= first.length; d = dirname(d)) {
+    if (job.dirMode !== undefined) await chmod(d, job.dirMode);
+    if (job.owner) await chown(d, job.owner.uid, job.owner.gid);
+    if (d === first) break;
+  }
 }
 
 /**
