@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `harvester` command. The supervisor runs in this very process (no re-exec),
 // so the pid pm2 or systemd sees is the supervisor's.
+// First: signals during start-up are noted, not fatal.
+import './supervisor/early-signals';
 import { Command, CommanderError } from 'commander';
 import { createLogger } from './log';
 import { loadConfigFile } from './supervisor/config-file';
@@ -8,6 +10,8 @@ import { runAsProcess } from './supervisor/process';
 import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
 import { daemonOptions } from './daemon';
 import { runCheck } from './commands/check';
+import { runStatus } from './commands/status';
+import { opsHooks } from './http/hooks';
 import { backupCommand, cleanupDryRun, forgetCommand, importDbCommand, retryCommand } from './commands/admin';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,7 +32,9 @@ export function buildProgram(): Command {
     .description('run the daemon, or the loops a config module lists')
     .option('-c, --config <file>', 'ESM config module: export default { loops: [...], ...supervisorOptions }')
     .action(async (opts: { config?: string }) => {
-      await runAsProcess(() => resolveOptions(opts.config), createLogger());
+      const logger = createLogger();
+      // The ops server (status page, /metrics, /api): HTTP_BIND, default 127.0.0.1:9092; with --config only when HTTP_BIND is set.
+      await runAsProcess(() => resolveOptions(opts.config), logger, opsHooks({ logger, version, daemon: !opts.config }));
     });
 
   program
@@ -63,6 +69,15 @@ export function buildProgram(): Command {
   admin('import-db <file>', "import the Go original's downloads.db so nothing is downloaded again", (file) => importDbCommand(process.env, file!));
   admin('cleanup', 'show what cleanup would delete and why', () => cleanupDryRun(process.env))
     .requiredOption('--dry-run', 'only list; cleanup itself runs inside the daemon');
+
+  program
+    .command('status')
+    .description('show the loops and transfers of the running daemon (found through HTTP_BIND and HTTP_TOKEN)')
+    .option('--url <url>', 'the ops server to ask, e.g. http://127.0.0.1:9092 (default: from HTTP_BIND)')
+    .option('--json', 'print the API answers as JSON')
+    .action(async (opts: { url?: string; json?: boolean }) => {
+      process.exitCode = await runStatus(process.env, process.stdout, process.stderr, opts);
+    });
   return program;
 }
 

@@ -3,11 +3,14 @@
 // embedding the class keep control of their own process.
 import type { Logger } from 'pino';
 import { StartupError } from './errors';
+import { takeEarlySignal } from './early-signals';
 import { Supervisor } from './supervisor';
 import type { SupervisorOptions } from './options';
 
 export interface ProcessHooks {
-  /** Runs after every loop is ready, before `ready` is sent (the ops server starts here). */
+  /** Runs once the Supervisor exists, before its loops start (the ops server starts here, so health checks answer during start-up). */
+  beforeStart?(sup: Supervisor): Promise<void> | void;
+  /** Runs after every loop is ready, before `ready` is sent. */
   afterStart?(sup: Supervisor): Promise<void> | void;
   /** Runs after the supervisor stopped, before the process exits. */
   beforeExit?(sup: Supervisor): Promise<void> | void;
@@ -50,6 +53,8 @@ export async function runAsProcess(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   process.on('message', onMessage);
+  const before = takeEarlySignal();
+  if (before) onSignal(before);
 
   try {
     const resolved = typeof options === 'function' ? await options() : options;
@@ -68,7 +73,13 @@ export async function runAsProcess(
 async function supervise(sup: Supervisor, logger: Logger, hooks: ProcessHooks, unlisten: () => void): Promise<never> {
   const memory = reportMemory(logger);
   try {
-    await sup.start();
+    await hooks.beforeStart?.(sup);
+  } catch (err) {
+    logger.error({ err }, 'start-up hook failed');
+  }
+  try {
+    // A signal during beforeStart already stopped the supervisor: start nothing.
+    if (!sup.isStopping) await sup.start();
     if (!sup.isStopping) await hooks.afterStart?.(sup);
     // After every loop.ready line is written (the logger is synchronous): pm2 wait_ready.
     if (!sup.isStopping && process.send && process.connected) process.send('ready');

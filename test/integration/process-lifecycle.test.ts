@@ -82,6 +82,30 @@ test('a crash is logged once with its stack, then the loop restarts after restar
   }
 });
 
+test('SIGTERM while the configuration is still loading is a clean stop: exit 0, no loop started', async () => {
+  const dir = tempDir();
+  const marker = join(dir, 'loading');
+  const file = join(dir, 'slow.config.mjs');
+  writeFileSync(file, `
+import { writeFileSync } from 'node:fs';
+writeFileSync(${JSON.stringify(marker)}, 'loading');
+await new Promise((r) => setTimeout(r, 3000));
+export default { loops: [${JSON.stringify(loop(dir, 'late'))}] };
+`);
+  const run = runCli(['run', '--config', file]);
+  try {
+    await waitForMarker(marker, /loading/);
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+    assert.equal(run.lines.find(ev('supervisor.stopping'))!.reason, 'SIGTERM');
+    assert.equal(run.lines.find(ev('supervisor.stopped'))!.exitCode, 0);
+    assert.ok(!run.lines.some(ev('loop.started')));
+  } finally {
+    run.child.kill('SIGKILL');
+    removeDir(dir);
+  }
+});
+
 test('SIGTERM during setup: setup is abandoned, teardown runs, exit code 0', async () => {
   const dir = tempDir();
   const file = config(dir, { loops: [loop(dir, 'slow', { fault: 'slow-setup', ms: 60_000 })] });
