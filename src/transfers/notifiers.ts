@@ -10,16 +10,9 @@
 import { ClientError, RateLimitedError } from './clients/errors';
 import { errorForStatus, requestText, type FetchLike } from './net/http';
 
-export const NOTIFICATION_EVENTS = [
-  'download.finished',
-  'download.failed',
-  'transfer.imported',
-  'transfer.cleaned',
-  'alert.auth-failed',
-  'alert.disk-full',
-  'alert.loop-gave-up',
-] as const;
-export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+import { NOTIFICATION_EVENTS, type NotificationEvent } from './model';
+
+export { NOTIFICATION_EVENTS, type NotificationEvent };
 
 /** The JSON body of the generic webhook (DESIGN.md 5, Notifications). */
 export interface Notification {

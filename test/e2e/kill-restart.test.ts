@@ -5,24 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
+import { ev, prng, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakeWebhook } from '../fakes/webhook-server';
 
 const MiB = 1024 * 1024;
-
-/** A small seeded PRNG (mulberry32), so that a failing run can be replayed with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const readDb = queryDb;
 

@@ -20,12 +20,12 @@ export function removeDir(dir: string): void {
 }
 
 /** Polls `check` until it returns a truthy value or the timeout ends (an event wait with a generous bound). */
-export async function waitUntil<T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+export async function waitUntil<T>(check: () => T | undefined | false, timeoutMs: number, what: string | (() => string)): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 15));
   }
 }
@@ -112,9 +112,22 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: bo
     stdout: () => out,
     stderr: () => err,
     waitForLine: (pred, timeoutMs = 15_000, what = 'a log line') =>
-      waitUntil(() => lines.find(pred), timeoutMs, `${what}; stdout so far:\n${out.slice(-3000)}\nstderr:\n${err.slice(-2000)}`),
+      // The output as it is at the timeout, not at the call.
+      waitUntil(() => lines.find(pred), timeoutMs, () => `${what}; stdout so far:\n${out.slice(-3000)}\nstderr:\n${err.slice(-2000)}`),
   };
 }
 
 export const ev = (name: string, extra: Record<string, unknown> = {}) => (l: Record<string, unknown>): boolean =>
   l.event === name && Object.entries(extra).every(([k, v]) => l[k] === v);
+
+/** A small seeded PRNG (mulberry32): a failing randomized run can be replayed with the same seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
