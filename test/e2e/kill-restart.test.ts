@@ -1,11 +1,12 @@
 // The whole process killed with SIGKILL at random moments during downloads,
 // then started again, several times: every file arrives exactly once and
-// intact, no `.part` is left in the library, no notification is sent twice.
+// intact, no `.part` is left in the library, every notification is delivered
+// (a repeat only with the same dedupe id, see checkDeliveries).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, prng, removeDir, runCli, tempDir, waitUntil } from '../helpers';
+import { checkDeliveries, ev, prng, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakeWebhook } from '../fakes/webhook-server';
@@ -14,7 +15,7 @@ const MiB = 1024 * 1024;
 
 const readDb = queryDb;
 
-test('SIGKILL of the whole process at random moments loses nothing and duplicates nothing', async () => {
+test('SIGKILL of the whole process at random moments loses nothing and downloads nothing twice', async () => {
   const seed = Number(process.env.HARVESTER_TEST_SEED ?? Date.now() % 100_000);
   const random = prng(seed);
   const dir = tempDir();
@@ -72,9 +73,8 @@ test('SIGKILL of the whole process at random moments loses nothing and duplicate
       assert.equal(await sha256File(join(downloads, rel)), await sha256File(join(seedbox, rel)), `seed ${seed}: ${rel} intact`);
     }
     assert.equal(readDb(dbPath, (db) => db.pragma('integrity_check', { simple: true })), 'ok');
-    const ids = webhook.received.map((r) => (r.json as { id: string }).id);
-    assert.equal(ids.length, transfers, `seed ${seed}: one notification per transfer, got ${ids.length}`);
-    assert.equal(new Set(ids).size, transfers);
+    const repeats = checkDeliveries(webhook.received.map((r) => r.json), transfers);
+    assert.ok(repeats <= kills, `seed ${seed}: ${repeats} repeats for ${kills} kills`);
   } finally {
     await webhook.close();
     removeDir(dir);

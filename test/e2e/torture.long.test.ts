@@ -2,19 +2,21 @@
 // download, mid-verification, mid-rename, mid-database write) over one run with
 // a few hundred files. After the last start every file is in DOWNLOAD_DIR
 // exactly once and intact, the database passes integrity_check, no .part is
-// left, and each notification was delivered once. Long: left out of --quick.
+// left, and each notification was delivered (at least once, a repeat with the
+// same dedupe id only when a kill fell between the receiver's answer and our
+// commit). Long: left out of --quick.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, prng, removeDir, runCli, tempDir, waitUntil } from '../helpers';
+import { checkDeliveries, ev, prng, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakeWebhook } from '../fakes/webhook-server';
 
 const KILLS = Number(process.env.HARVESTER_TORTURE_KILLS ?? 50);
 
-test(`${KILLS} SIGKILLs over a run of 300 files: every file once and intact, database sound, notifications once`, async () => {
+test(`${KILLS} SIGKILLs over a run of 300 files: every file once and intact, database sound, notifications delivered`, async () => {
   const seed = Number(process.env.HARVESTER_TEST_SEED ?? Date.now() % 100_000);
   const random = prng(seed);
   const dir = tempDir();
@@ -62,11 +64,11 @@ test(`${KILLS} SIGKILLs over a run of 300 files: every file once and intact, dat
       assert.equal(await sha256File(join(downloads, rel)), await sha256File(join(seedbox, rel)), `seed ${seed}: ${rel} intact`);
     }
     assert.equal(queryDb(dbPath, (db) => db.pragma('integrity_check', { simple: true })), 'ok');
-    const ids = webhook.received.map((r) => (r.json as { id: string }).id);
-    assert.equal(new Set(ids).size, transfers, `seed ${seed}: one notification per transfer`);
-    assert.equal(ids.length, transfers, `seed ${seed}: no notification delivered twice (${ids.length - new Set(ids).size} repeats)`);
+    // Every notification arrived; a kill right after a webhook answered may repeat one, same id and body.
+    const repeats = checkDeliveries(webhook.received.map((r) => r.json), transfers);
+    assert.ok(repeats <= kills, `seed ${seed}: ${repeats} repeats for ${kills} kills`);
     assert.ok(kills >= KILLS, `seed ${seed}: only ${kills} kills before everything was home; slow the run down`);
-    console.log(`torture: seed ${seed}, ${kills} SIGKILLs, ${transfers} transfers, ${listFiles(seedbox).length} files, all intact`);
+    console.log(`torture: seed ${seed}, ${kills} SIGKILLs, ${transfers} transfers, ${listFiles(seedbox).length} files, all intact; ${repeats} notification repeat(s) with the same id`);
   } finally {
     await webhook.close();
     removeDir(dir);

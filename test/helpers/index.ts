@@ -131,3 +131,24 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Webhook deliveries across crashes are at least once: a kill between the
+ * receiver's 200 and our commit sends that notification again, with the same
+ * `id` (the dedupe key receivers drop repeats by) and the same body. Checks
+ * that every expected notification arrived, and that any repeat is exactly
+ * that: same id, same body. Returns how many repeats there were.
+ */
+export function checkDeliveries(bodies: unknown[], expected: number): number {
+  const byId = new Map<string, string[]>();
+  for (const b of bodies) {
+    const id = (b as { id?: unknown }).id;
+    if (typeof id !== 'string') throw new Error(`a delivery without an id: ${JSON.stringify(b)}`);
+    byId.set(id, [...(byId.get(id) ?? []), JSON.stringify(b)]);
+  }
+  if (byId.size !== expected) throw new Error(`expected ${expected} distinct notifications, got ${byId.size}`);
+  for (const [id, copies] of byId) {
+    if (new Set(copies).size !== 1) throw new Error(`notification ${id} was sent twice with different bodies`);
+  }
+  return bodies.length - byId.size;
+}
