@@ -1,6 +1,8 @@
 // pm2: `npx pm2 start ecosystem.config.cjs`. harvester sends `ready` once every
 // loop is ready (wait_ready), and stops gracefully on SIGINT within stopTimeoutMs
 // (10 s by default), so kill_timeout must be longer than that.
+// `npx harvester status` (or the page at http://127.0.0.1:9092/) shows what it does:
+// the ops server listens on HTTP_BIND (default 127.0.0.1:9092), HTTP_TOKEN protects it.
 module.exports = {
   apps: [
     {

@@ -1,0 +1,94 @@
+// Wiring the ops server into the process (runAsProcess hooks): it starts as
+// soon as the supervisor exists, so /healthz and /readyz answer during
+// start-up too, and closes after the supervisor stopped. For the daemon it is
+// always on (HTTP_BIND, default 127.0.0.1:9092); for `harvester run --config`
+// only when HTTP_BIND is set. An address that cannot be bound is logged and the
+// loops run on: the ops server is how people watch the work, not the work.
+import type { Logger } from 'pino';
+import type { ProcessHooks } from '../supervisor/process';
+import type { Supervisor } from '../supervisor/supervisor';
+import { loadConfig, parseBindAddress, secretValues, type BindAddress } from '../transfers/config';
+import { SqliteStore } from '../transfers/store/sqlite';
+import { OpsStats } from '../transfers/store/ops-stats';
+import { startOpsServer, type OpsServer, type OpsServerOptions } from './server';
+
+export const DEFAULT_HTTP_BIND: BindAddress = { host: '127.0.0.1', port: 9092 };
+
+export interface OpsHooksOptions {
+  logger: Logger;
+  version: string;
+  /** true: the daemon's own loops (store, config from the environment); false: `run --config`. */
+  daemon: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function opsHooks(o: OpsHooksOptions): ProcessHooks & { server(): OpsServer | undefined } {
+  const env = o.env ?? process.env;
+  let server: OpsServer | undefined;
+  const closers: Array<() => unknown> = [];
+  return {
+    server: () => server,
+    async beforeStart(sup: Supervisor) {
+      let options: Omit<OpsServerOptions, 'supervisor'> | undefined;
+      try {
+        options = resolve(o, env, closers);
+      } catch (err) {
+        o.logger.error({ event: 'http.unavailable', err }, `no ops server: ${(err as Error).message}`);
+        await closeAll(closers);
+        return;
+      }
+      if (!options) return;
+      try {
+        server = await startOpsServer({ ...options, supervisor: sup });
+      } catch (err) {
+        const where = `${options.bind.host}:${options.bind.port}`;
+        o.logger.error({ event: 'http.unavailable', address: where, err },
+          `ops server could not listen on ${where} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ` +
+          'harvester status, the status page, /metrics and the health checks are unavailable; set HTTP_BIND to a free address');
+        await closeAll(closers);
+      }
+    },
+    async beforeExit() {
+      await server?.close();
+      await closeAll(closers);
+    },
+  };
+}
+
+function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() => unknown>): Omit<OpsServerOptions, 'supervisor'> | undefined {
+  if (!o.daemon) {
+    if (!env.HTTP_BIND) return undefined;
+    const bind = parseBindAddress(env.HTTP_BIND.trim());
+    if (!bind) {
+      o.logger.error({ event: 'http.unavailable', variable: 'HTTP_BIND' }, 'HTTP_BIND is not an address (use host:port): no ops server');
+      return undefined;
+    }
+    const token = env.HTTP_TOKEN || null;
+    return { logger: o.logger, version: o.version, bind, token, secrets: token ? [token] : [] };
+  }
+  // The daemon validated the same environment moments ago (daemonOptions); the store is migrated.
+  const config = loadConfig(env);
+  const store = new SqliteStore(config.dbPath);
+  closers.push(() => store.close());
+  let outbox: OpsStats | undefined;
+  try {
+    outbox = new OpsStats(config.dbPath);
+    closers.push(() => outbox!.close());
+  } catch (err) {
+    o.logger.warn({ event: 'http.outbox-unavailable', err }, 'notification metrics unavailable');
+  }
+  return {
+    logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
+    store, outbox, secrets: secretValues(config),
+  };
+}
+
+async function closeAll(closers: Array<() => unknown>): Promise<void> {
+  for (const close of closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch {
+      // closing a read connection cannot lose anything
+    }
+  }
+}

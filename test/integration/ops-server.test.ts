@@ -1,0 +1,247 @@
+// The ops server in-process, on a real supervisor with real worker threads:
+// what a person, a browser and a Prometheus server get from it, and what they
+// must never get (the token, markup from a transfer name, a stalled answer).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { Supervisor } from '../../src/supervisor';
+import { startOpsServer, type OpsServer, type OpsServerOptions } from '../../src/http/server';
+import { SqliteStore } from '../../src/transfers/store/sqlite';
+import { OpsStats } from '../../src/transfers/store/ops-stats';
+import { EventLog, fixture, memoryLogger, quiet, removeDir, tempDir, waitForMarker } from '../helpers';
+import type { FaultyOptions } from '../fixtures/loops/faulty';
+
+const TOKEN = 'ops-token-3f9c1d7e5b2a4c6d';
+
+function faulty(dir: string, name: string, options: FaultyOptions, extra: Record<string, unknown> = {}) {
+  return { name, module: fixture('faulty'), intervalMs: 100, options: { marker: join(dir, `${name}.log`), ...options }, ...extra };
+}
+
+interface Fixture {
+  dir: string;
+  sup: Supervisor;
+  server: OpsServer;
+  events: EventLog;
+  lines: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+async function withServer(
+  loops: (dir: string) => Array<Record<string, unknown>>,
+  opts: Partial<OpsServerOptions> & { sup?: Record<string, unknown> } = {},
+  body: (f: Fixture) => Promise<void>,
+): Promise<void> {
+  const dir = tempDir();
+  const events = new EventLog();
+  const { logger, lines } = memoryLogger('debug');
+  const sup = new Supervisor({ ...quiet, onEvent: events.onEvent, restartDelayMs: 200, ...opts.sup, loops: loops(dir) as never });
+  const server = await startOpsServer({
+    supervisor: sup, logger, bind: { host: '127.0.0.1', port: 0 }, version: '9.9.9-test', sampleEveryMs: 100, processMetrics: true, ...opts,
+  });
+  const f: Fixture = {
+    dir, sup, server, events, lines,
+    close: async () => {
+      await server.close();
+      await sup.stop('test');
+      removeDir(dir);
+    },
+  };
+  try {
+    await body(f);
+  } finally {
+    await f.close();
+  }
+}
+
+async function get(server: OpsServer, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(`${server.url}${path}`, { headers });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** fetch() will not send another Host header; node:http will. */
+function statusWithHost(server: OpsServer, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, headers: { host } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const ROUTES = ['/readyz', '/metrics', '/api/loops', '/api/transfers', '/', '/partial', '/status.js', '/status.css'];
+
+test('with HTTP_TOKEN set, nothing but /healthz answers without the token, and the token never appears in an answer or a log line', async () => {
+  await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { token: TOKEN, secrets: [TOKEN] }, async ({ sup, server, lines }) => {
+    await sup.start();
+    const health = await get(server, '/healthz');
+    assert.equal(health.status, 200, '/healthz needs no token (for liveness probes)');
+    assert.deepEqual(JSON.parse(health.text), { status: 'ok' });
+
+    const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const seen: string[] = [health.text];
+    for (const path of ROUTES) {
+      const none = await get(server, path);
+      assert.equal(none.status, 401, `${path} without a token`);
+      assert.match(none.headers.get('www-authenticate') ?? '', /Basic realm="harvester"/, `${path}: a browser is asked for the token`);
+      const wrong = await get(server, path, { authorization: `Bearer ${TOKEN.slice(0, -1)}x` });
+      assert.equal(wrong.status, 401, `${path} with a wrong token`);
+      const prefix = await get(server, path, { authorization: `Bearer ${TOKEN.slice(0, 8)}` });
+      assert.equal(prefix.status, 401, `${path} with a prefix of the token`);
+      const bearer = await get(server, path, { authorization: `Bearer ${TOKEN}` });
+      assert.equal(bearer.status, 200, `${path} with the bearer token`);
+      const browser = await get(server, path, { authorization: basic('anyone', TOKEN) });
+      assert.equal(browser.status, 200, `${path} with the token as the Basic password`);
+      seen.push(none.text, wrong.text, bearer.text, browser.text, JSON.stringify([...bearer.headers]), JSON.stringify([...none.headers]));
+    }
+    for (const text of seen) assert.ok(!text.includes(TOKEN), 'no response carries the token');
+    assert.ok(!JSON.stringify(lines).includes(TOKEN), 'no log line carries the token');
+    assert.equal(lines.find((l) => l.event === 'http.listening')?.tokenRequired, true);
+  });
+});
+
+test('a loopback ops server without a token refuses a foreign Host header, so a web page cannot read it through DNS rebinding', async () => {
+  await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], {}, async ({ sup, server }) => {
+    await sup.start();
+    assert.equal(await statusWithHost(server, '/api/loops', 'attacker.example'), 403);
+    assert.equal(await statusWithHost(server, '/api/loops', `attacker.example:${server.port}`), 403);
+    assert.equal(await statusWithHost(server, '/api/loops', `localhost:${server.port}`), 200);
+    assert.equal(await statusWithHost(server, '/healthz', 'attacker.example'), 403);
+    assert.equal((await get(server, '/api/loops')).status, 200, 'a plain request to 127.0.0.1 works');
+  });
+});
+
+test('/readyz is 503 naming the loop while a crashed loop waits for its restart, and /metrics counts the crash and restart by loop and reason', async () => {
+  await withServer(
+    (dir) => [faulty(dir, 'steady', { fault: 'none' }), faulty(dir, 'flaky', { fault: 'throw', atTick: 3, onAttempt: 1 })],
+    { sup: { restartDelayMs: 1500 } },
+    async ({ sup, server, events, dir }) => {
+      await sup.start();
+      assert.equal((await get(server, '/readyz')).status, 200, 'ready once every loop is');
+      await events.waitFor('loop.restarting', (e) => e.operation === 'flaky');
+      const during = await get(server, '/readyz');
+      assert.equal(during.status, 503);
+      assert.deepEqual(JSON.parse(during.text).loops, { flaky: 'restarting' });
+      assert.equal((await get(server, '/healthz')).status, 200, 'the supervisor itself is alive');
+
+      await waitForMarker(join(dir, 'flaky.log'), /^tick \d+ attempt=2$/);
+      const ready = await waitUntilAsync(async () => (await get(server, '/readyz')).status === 200, 10_000, '/readyz 200 again');
+      assert.ok(ready);
+
+      const metrics = await get(server, '/metrics');
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const m = metrics.text;
+      assert.match(m, /^harvester_loop_crashes_total\{loop="flaky",reason="crashed"\} 1$/m);
+      assert.match(m, /^harvester_loop_restarts_total\{loop="flaky",reason="crashed"\} 1$/m);
+      assert.match(m, /^harvester_loop_crashes_total\{loop="steady",reason="crashed"\} 0$/m, 'zero series exist before any crash');
+      assert.match(m, /^harvester_loop_up\{loop="flaky"\} 1$/m);
+      assert.match(m, /^harvester_loop_tick_duration_seconds_count\{loop="steady"\} [1-9]\d*$/m);
+      assert.match(m, /^harvester_loop_ticks_total\{loop="steady"\} [1-9]\d*$/m);
+      assert.match(m, /^harvester_loop_tick_lateness_seconds\{loop="steady"\} \d/m);
+      assert.match(m, /^harvester_loop_last_tick_timestamp_seconds\{loop="steady"\} \d/m);
+      assert.match(m, /^harvester_build_info\{version="9\.9\.9-test",node="v\d+/m);
+      assert.match(m, /^process_cpu_user_seconds_total \d/m, 'the default process metrics');
+      assert.match(m, /^nodejs_eventloop_lag_seconds \d/m);
+      assert.match(m, /^harvester_download_rate_bytes_per_second 0$/m);
+      assert.match(m, /^harvester_downloaded_bytes_total 0$/m);
+
+      const api = JSON.parse((await get(server, '/api/loops')).text);
+      const flaky = api.loops.find((l: { name: string }) => l.name === 'flaky');
+      assert.equal(flaky.restarts, 1);
+      assert.match(flaky.lastError.message, /tick 3 failed/);
+      assert.equal(flaky.state, 'ready');
+      assert.equal(typeof flaky.threadId, 'number');
+      assert.equal(api.harvester.version, '9.9.9-test');
+      assert.equal(api.ready, true);
+    },
+  );
+});
+
+test('/api/loops still answers within a second while a loop thread is stuck in a synchronous loop', async () => {
+  await withServer(
+    (dir) => [faulty(dir, 'steady', { fault: 'none' }), faulty(dir, 'stuck', { fault: 'spin', atTick: 2 }, { heartbeatTimeoutMs: 60_000, stopTimeoutMs: 300 })],
+    { statusTimeoutMs: 300 },
+    async ({ sup, server, dir }) => {
+      await sup.start();
+      await waitForMarker(join(dir, 'stuck.log'), /^tick 2 /);
+      const started = Date.now();
+      const res = await get(server, '/api/loops');
+      const took = Date.now() - started;
+      assert.equal(res.status, 200);
+      assert.ok(took < 1000, `answered in ${took} ms`);
+      const body = JSON.parse(res.text);
+      const stuck = body.loops.find((l: { name: string }) => l.name === 'stuck');
+      assert.equal(stuck.inTick, true, 'the shared-memory row shows the tick in progress');
+      assert.equal(stuck.detail, null, 'its own status is left out, not waited for');
+      const page = await get(server, '/');
+      assert.equal(page.status, 200, 'the status page renders too');
+      const metrics = await get(server, '/metrics');
+      assert.equal(metrics.status, 200, 'and /metrics');
+    },
+  );
+});
+
+test('transfer names reach the status page as text, never as markup, and secrets in error texts are masked everywhere', async () => {
+  const SECRET = 'putio-secret-0123456789abcdef';
+  const hostile = '<img src=x onerror=alert(1)>"&\'.mkv';
+  const dbDir = tempDir();
+  const dbPath = join(dbDir, 'state.db');
+  const store = new SqliteStore(dbPath);
+  const outbox = new OpsStats(dbPath);
+  try {
+    await store.upsertRemote('local', { remoteId: 'a', name: hostile, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 1000 });
+    await store.upsertRemote('local', { remoteId: 'b', name: 'Broken.Show', remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 50 });
+    await store.recordFailure('local:b', new Error(`GET https://api.put.io/v2/files?oauth_token=${SECRET} failed: 500`), { maxAttempts: 1 });
+    await store.enqueueNotification({ id: 'n1', event: 'download.failed', payload: { name: 'x' } });
+    const opts = { store, outbox, secrets: [SECRET], processMetrics: false };
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], opts, async ({ sup, server }) => {
+      await sup.start();
+      const page = await get(server, '/');
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+      assert.ok(!page.text.includes('<img'), 'no markup from a name');
+      assert.ok(page.text.includes('&lt;img src=x onerror=alert(1)&gt;&quot;&amp;&#39;.mkv'), 'the name, escaped');
+      assert.ok(!page.text.includes(SECRET), 'no secret on the page');
+      assert.match(page.text, /Broken\.Show/);
+
+      const api = JSON.parse((await get(server, '/api/transfers')).text);
+      assert.equal(api.counts.queued, 1);
+      assert.equal(api.counts.failed, 1);
+      assert.equal(api.total, 2);
+      const names = api.transfers.map((t: { name: string }) => t.name).sort();
+      assert.deepEqual(names, ['Broken.Show', hostile].sort(), 'JSON carries the name as it is');
+      const failed = api.transfers.find((t: { state: string }) => t.state === 'failed');
+      assert.match(failed.lastError, /oauth_token=\*\*\* failed: 500/);
+      const some = await get(server, '/api/transfers?state=failed,queued&limit=1');
+      assert.ok(!some.text.includes(SECRET));
+      assert.equal(JSON.parse(some.text).transfers.length, 2, 'limit is per state');
+
+      assert.equal((await get(server, '/api/transfers?state=bogus')).status, 400);
+      assert.equal((await get(server, '/api/transfers?limit=0')).status, 400);
+      assert.equal((await get(server, '/nope')).status, 404);
+
+      const metrics = (await get(server, '/metrics')).text;
+      assert.match(metrics, /^harvester_transfers\{state="queued"\} 1$/m);
+      assert.match(metrics, /^harvester_transfers\{state="failed"\} 1$/m);
+      assert.match(metrics, /^harvester_notifications_pending 1$/m);
+      assert.match(metrics, /^harvester_notification_failures\{outcome="gave_up"\} 0$/m);
+      assert.ok(!/^process_cpu/m.test(metrics), 'process metrics can be left out');
+    });
+  } finally {
+    outbox.close();
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
+async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<true> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
