@@ -78,7 +78,8 @@ test('a transfer that keeps failing ends failed after MAX_ATTEMPTS; retry and fo
     assert.match(retry.stdout(), /local:Trap .*queued again/);
     // The symlink is still there: it fails again, and only then is it forgotten.
     await waitUntil(() => state(dbPath, 'local:Trap') === 'failed', 30_000, 'Trap failed again after retry');
-    assert.equal(run.lines.filter(ev('download.failed')).length, 2);
+    // The state is written before its log line: wait for the line, not the state.
+    await waitUntil(() => run.lines.filter(ev('download.failed')).length === 2, 10_000, 'the second download.failed line');
     rmSync(join(downloads, 'Trap'));
     const forget = runCli(['forget', 'local:Trap'], { cwd: dir, env });
     assert.equal((await forget.exited).code, 0);

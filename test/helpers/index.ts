@@ -85,7 +85,8 @@ export interface CliRun {
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): CliRun {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, HARVESTER_LOG_FORMAT: 'json', ...opts.env },
+    // Free ports by default, so that daemons of tests running side by side never compete for 9091/9092.
+    env: { ...process.env, HARVESTER_LOG_FORMAT: 'json', HTTP_BIND: '127.0.0.1:0', WEB_BIND_ADDRESS: '127.0.0.1:0', ...opts.env },
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

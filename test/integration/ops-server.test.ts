@@ -115,7 +115,7 @@ test('a loopback ops server without a token refuses a foreign Host header, so a 
 
 test('/readyz is 503 naming the loop while a crashed loop waits for its restart, and /metrics counts the crash and restart by loop and reason', async () => {
   await withServer(
-    (dir) => [faulty(dir, 'steady', { fault: 'none' }), faulty(dir, 'flaky', { fault: 'throw', atTick: 3, onAttempt: 1 })],
+    (dir) => [faulty(dir, 'steady', { fault: 'none' }), faulty(dir, 'flaky', { fault: 'throw', atTick: 15, onAttempt: 1 })],
     { sup: { restartDelayMs: 1500 } },
     async ({ sup, server, events, dir }) => {
       await sup.start();
@@ -151,7 +151,7 @@ test('/readyz is 503 naming the loop while a crashed loop waits for its restart,
       const api = JSON.parse((await get(server, '/api/loops')).text);
       const flaky = api.loops.find((l: { name: string }) => l.name === 'flaky');
       assert.equal(flaky.restarts, 1);
-      assert.match(flaky.lastError.message, /tick 3 failed/);
+      assert.match(flaky.lastError.message, /tick 15 failed/);
       assert.equal(flaky.state, 'ready');
       assert.equal(typeof flaky.threadId, 'number');
       assert.equal(api.harvester.version, '9.9.9-test');

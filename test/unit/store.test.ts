@@ -52,7 +52,7 @@ test('a new database is created with the whole schema, folders included', () => 
   assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['files', 'outbox', 'transfers']);
+  assert.deepEqual(tables, ['files', 'meta', 'outbox', 'transfers']);
   db.close();
 });
 
