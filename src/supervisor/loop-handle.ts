@@ -1,6 +1,7 @@
 // One supervised loop: its current worker (an Incarnation), the reason each
 // worker ended, and the restart decision. The supervisor holds one per loop.
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
@@ -20,8 +21,25 @@ import type { ExitReason, SupervisorEvent } from './events';
 import type { ResolvedLoopSpec } from './options';
 import { decideRestart, EMPTY_HISTORY, type RestartHistory, type RestartPolicy } from './restart-policy';
 
-/** Compiled worker entry: dist/src/loop/worker-entry.js */
-export const WORKER_ENTRY = resolve(__dirname, '../loop/worker-entry.js');
+/**
+ * The worker entry: dist/src/loop/worker-entry.js, or, when the build bundled
+ * the runtime (scripts/bundle-workers.js) and the bundle is at least as new as
+ * the tsc output it came from, worker-boot.js, which runs that one-file bundle
+ * with its V8 code cache: a worker starts much faster (bench/RESULTS.md).
+ * HARVESTER_WORKER_BUNDLE=0 forces the separate files (stack traces point at them).
+ */
+export const WORKER_ENTRY = pickWorkerEntry(resolve(__dirname, '../loop'));
+
+function pickWorkerEntry(dir: string): string {
+  const plain = resolve(dir, 'worker-entry.js');
+  if (process.env.HARVESTER_WORKER_BUNDLE === '0') return plain;
+  try {
+    const fresh = statSync(resolve(dir, 'worker-entry.bundle.js')).mtimeMs >= statSync(plain).mtimeMs;
+    return fresh ? resolve(dir, 'worker-boot.js') : plain;
+  } catch {
+    return plain;
+  }
+}
 
 export type LoopPhase = 'starting' | 'ready' | 'restarting' | 'stopping' | 'stopped' | 'gave-up' | 'failed';
 
@@ -81,7 +99,7 @@ class Incarnation {
   constructor(readonly spec: ResolvedLoopSpec, readonly attempt: number, readonly waitForGo: boolean, ctx: HandleContext) {
     const buffer = new SharedArrayBuffer(HB_SLOTS * BigInt64Array.BYTES_PER_ELEMENT);
     this.hb = new BigInt64Array(buffer);
-    Atomics.store(this.hb, HB.lastBeat, BigInt(this.spawnedAt));
+    // lastBeat stays 0 until the worker's first beat: its boot is not a hang (see watchHeartbeat).
     const control = new MessageChannel();
     const host = new MessageChannel();
     const data: LoopWorkerData & { pretty: boolean } = {
@@ -210,7 +228,7 @@ export class LoopHandle {
       lastTickAt: read(HB.lastTickEndedAt) || null,
       lastTickDurationMs: hb && read(HB.lastTickEndedAt) ? read(HB.lastTickDurationMs) : null,
       lastLatenessMs: hb && read(HB.tickCount) > 1 ? read(HB.lastLatenessMs) : null,
-      lastHeartbeatAt: started ? read(HB.lastBeat) : null,
+      lastHeartbeatAt: started ? read(HB.lastBeat) || null : null,
       lastError: this.lastError,
       lastExit: this.lastExit,
     };
@@ -396,7 +414,12 @@ export class LoopHandle {
       if (inc.stopRequested || inc.hung || inc.cancelled) return;
       const now = Date.now();
       const lastBeat = Number(Atomics.load(inc.hb, HB.lastBeat));
-      if (now - lastBeat > heartbeatTimeoutMs) {
+      if (lastBeat === 0) {
+        // Not booted yet: the worker beats before any loop code runs, and a thread can take
+        // longer than a short heartbeatTimeoutMs to boot on a loaded machine.
+        const bootMs = Math.max(heartbeatTimeoutMs, BOOT_TIMEOUT_MS);
+        if (now - inc.spawnedAt > bootMs) inc.hung = `loop hung: the worker did not boot within ${bootMs} ms`;
+      } else if (now - lastBeat > heartbeatTimeoutMs) {
         inc.hung = `loop hung: no heartbeat for ${now - lastBeat} ms (heartbeatTimeoutMs ${heartbeatTimeoutMs})`;
       } else if (tickTimeoutMs > 0) {
         const tickStarted = Number(Atomics.load(inc.hb, HB.tickStartedAt));
@@ -409,6 +432,9 @@ export class LoopHandle {
     this.hangTimer.unref();
   }
 }
+
+/** How long a worker may take to boot (to its first heartbeat), when that is longer than heartbeatTimeoutMs. */
+const BOOT_TIMEOUT_MS = 30_000;
 
 /** The worker beats four times per timeout, so one late beat is never a hang. */
 export function heartbeatInterval(heartbeatTimeoutMs: number): number {
