@@ -63,6 +63,8 @@ export interface Config {
     completedDir: string | null;
     /** Absolute. */
     mountDir: string | null;
+    /** How long an open, or a read that gets no byte, may take on DELUGE_MOUNT_DIR before it counts as hung; null: the reader's defaults (30 s open, 60 s silence). */
+    mountTimeoutMs: number | null;
   };
   sonarr: ArrConfig | null;
   radarr: ArrConfig | null;
@@ -265,6 +267,7 @@ const envSchema = z.object({
   DELUGE_HOST: plain,
   DELUGE_COMPLETED_DIR: urlPath,
   DELUGE_MOUNT_DIR: localPath,
+  DELUGE_MOUNT_TIMEOUT: timerInterval(),
   SONARR_API_KEY: secret,
   SONARR_BASE_URL: httpUrl,
   RADARR_API_KEY: secret,
@@ -397,6 +400,7 @@ function settle(e: Env, cwd: string): Config {
       host: e.DELUGE_HOST ?? null,
       completedDir: e.DELUGE_COMPLETED_DIR ?? null,
       mountDir: e.DELUGE_MOUNT_DIR ? abs(e.DELUGE_MOUNT_DIR) : null,
+      mountTimeoutMs: e.DELUGE_MOUNT_TIMEOUT ?? null,
     },
     sonarr: sonarr && { ...sonarr, baseUrl: trimSlash(sonarr.baseUrl) },
     radarr: radarr && { ...radarr, baseUrl: trimSlash(radarr.baseUrl) },
@@ -502,6 +506,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     DELUGE_HOST: cfg.deluge.host,
     DELUGE_COMPLETED_DIR: cfg.deluge.completedDir,
     DELUGE_MOUNT_DIR: cfg.deluge.mountDir,
+    DELUGE_MOUNT_TIMEOUT: cfg.deluge.mountTimeoutMs === null ? null : formatDuration(cfg.deluge.mountTimeoutMs),
     SONARR_BASE_URL: maskedUrl(cfg.sonarr?.baseUrl ?? null),
     SONARR_API_KEY: masked(cfg.sonarr?.apiKey ?? null),
     RADARR_BASE_URL: maskedUrl(cfg.radarr?.baseUrl ?? null),
