@@ -1,9 +1,10 @@
-// watch-seeding: imported transfers keep seeding until their seed ratio (a
-// transfer's own limit from torrent-set, else SEED_RATIO / PUTIO_SEED_RATIO);
+// watch-seeding: imported transfers keep seeding until their seed limit (a
+// transfer's own ratio or idle limit from torrent-set, else SEED_RATIO / PUTIO_SEED_RATIO);
 // then the transfer and its remote files are removed, and it is `cleaned`.
 // No ratio configured: nothing is ever removed from the seedbox.
 import { defineLoop } from '../src/loop';
 import { NotFoundError } from '../src/transfers/clients/errors';
+import { seedLimitReached } from '../src/transfers/transmission/seed-limits';
 import { openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
 
@@ -21,8 +22,10 @@ export default defineLoop({
     }
     for (const t of await store.list({ state: 'seeding' })) {
       if (ctx.signal.aborted) return;
-      const limit = t.seedRatioLimit ?? config.seedRatio;
-      if (limit === null || (t.remoteRatio ?? 0) < limit) continue;
+      // torrent-set's own limits (ratio, idle, unlimited) win over SEED_RATIO / PUTIO_SEED_RATIO.
+      const verdict = seedLimitReached(t, config.seedRatio, Date.now());
+      if (!verdict.reached) continue;
+      const limit = verdict.ratioLimit;
       if (!(await store.claim(t.id, owner, LEASE_MS))) continue;
       const removed = await remoteCall(ctx.log, 'seedbox.remove-failed', `removing "${t.name}" from the seedbox failed`, async () => {
         try {
@@ -43,7 +46,8 @@ export default defineLoop({
           payload: { name: t.localName ?? t.name, transferId: t.id, hash: t.hash, ratio: t.remoteRatio ?? null, limit },
         },
       });
-      ctx.log.info({ event: 'transfer.cleaned', transferId: t.id, name: t.name, ratio: t.remoteRatio ?? null, limit }, `"${t.name}" removed from the seedbox at ratio ${t.remoteRatio ?? 0}`);
+      ctx.log.info({ event: 'transfer.cleaned', transferId: t.id, name: t.name, ratio: t.remoteRatio ?? null, limit, by: verdict.by },
+        `"${t.name}" removed from the seedbox (${verdict.by} limit reached, ratio ${t.remoteRatio ?? 0})`);
     }
   },
 });

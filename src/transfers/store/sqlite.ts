@@ -525,6 +525,11 @@ export class SqliteStore implements Store {
     return new Map(rows.map((r) => [r.id, r.n]));
   }
 
+  async fileCounts(): Promise<Map<string, number>> {
+    const rows = this.prepared('SELECT transfer_id AS id, count(*) AS n FROM files GROUP BY transfer_id').all() as Array<{ id: string; n: number }>;
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
+
   async listFilesOf(transferIds: readonly string[]): Promise<Map<string, TransferFile[]>> {
     const out = new Map<string, TransferFile[]>();
     const CHUNK = 500;

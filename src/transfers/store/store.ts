@@ -167,6 +167,8 @@ export interface Store {
   // --- The Transmission endpoint (Sonarr/Radarr's view of the transfers)
   /** A small number per transfer that never changes while it is stored (Transmission's torrent `id`). */
   numericIds(): Promise<Map<string, number>>;
+  /** How many files each transfer has (torrent-get's fileCount without reading every file), by transfer id. */
+  fileCounts(): Promise<Map<string, number>>;
   /** The files of many transfers in one read (torrent-get), by transfer id; a transfer without files is absent. */
   listFilesOf(transferIds: readonly string[]): Promise<Map<string, TransferFile[]>>;
   /** torrent-set: keep the transfer's own labels and seed limits. false: no such transfer. */

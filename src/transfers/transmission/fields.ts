@@ -21,6 +21,8 @@ export interface TorrentView {
   name: string;
   /** Files with their path relative to `dir` (Transmission's files[].name), in stored order. */
   files: Array<{ relPath: string; file: TransferFile }>;
+  /** How many files the transfer has (known without reading them). */
+  fileCount: number;
   reported: Reported;
   /** Local download rate, bytes/s (0 when not downloading or unknown). */
   rate: number;
@@ -41,12 +43,22 @@ export interface ReportedLayout {
 /**
  * downloadDir and name of a transfer: localLayout over its stored File Names
  * (the transfer name only while none is known), exactly what the downloader
- * wrote. A name that localLayout refuses is never reported as a path inside
- * DOWNLOAD_DIR: the transfer name, made a safe segment, stands in.
+ * wrote. Without `files` (a request that needs no per-file field), the name the
+ * downloader recorded from that same function (localName) is used. A name that
+ * localLayout refuses is never reported as a path inside DOWNLOAD_DIR: the
+ * transfer name, made a safe segment, stands in.
  */
-export function reportedLayout(downloadDir: string, t: Pick<Transfer, 'category' | 'name' | 'localName'>, files: readonly TransferFile[]): ReportedLayout {
+export function reportedLayout(
+  downloadDir: string,
+  t: Pick<Transfer, 'category' | 'name' | 'localName'>,
+  files: readonly TransferFile[] | undefined,
+): ReportedLayout {
   try {
-    const layout = localLayout({ downloadDir, category: t.category, files, transferName: t.name });
+    if (files === undefined && t.localName) {
+      const dir = t.category ? path.join(downloadDir, safeSegment(t.category, 'category')) : downloadDir;
+      return { dir, name: safeSegment(t.localName, 'name'), files: [], ok: true };
+    }
+    const layout = localLayout({ downloadDir, category: t.category, files: files ?? [], transferName: t.name });
     return { dir: layout.dir, name: layout.name, files: layout.files.map((f) => ({ relPath: f.relPath, file: f.remote })), ok: true };
   } catch (err) {
     if (!(err instanceof HostileNameError)) throw err;
@@ -75,8 +87,13 @@ function doneBytes(v: TorrentView): number {
   return Math.max(0, Math.min(v.transfer.doneBytes, total > 0 ? total - 1 : 0));
 }
 
+/**
+ * Never 0 before the local copy is complete, even while the size is still unknown (a magnet before
+ * its metadata): clients such as @ctrl/transmission read leftUntilDone < 1 as "completed".
+ */
 function leftUntilDone(v: TorrentView): number {
-  return totalSize(v) - doneBytes(v);
+  if (v.reported.complete) return 0;
+  return Math.max(1, totalSize(v) - doneBytes(v));
 }
 
 function fileCompleted(v: TorrentView, f: TransferFile): number {
@@ -129,7 +146,7 @@ const FIELDS: Record<string, (v: TorrentView, style: NameStyle) => unknown> = {
   error_string: (v) => v.reported.errorString,
   eta: (v) => eta(v),
   eta_idle: () => -1,
-  file_count: (v) => v.files.length,
+  file_count: (v) => Math.max(v.fileCount, v.files.length),
   files: (v, style) =>
     v.files.map((f) => nested(style, { bytes_completed: fileCompleted(v, f.file), length: f.file.size, name: f.relPath, begin_piece: 0, end_piece: 0 })),
   file_stats: (v, style) => v.files.map((f) => nested(style, { bytes_completed: fileCompleted(v, f.file), wanted: true, priority: 0 })),
@@ -152,11 +169,12 @@ const FIELDS: Record<string, (v: TorrentView, style: NameStyle) => unknown> = {
   name: (v) => v.name,
   peer_limit: () => 0,
   peers: () => [],
-  peers_connected: () => 0,
+  // While harvester downloads, the seedbox is the one peer sending to us (transmission-remote shows "Downloading").
+  peers_connected: (v) => (v.rate > 0 ? 1 : 0),
   peers_from: (_v, style) =>
     nested(style, { from_cache: 0, from_dht: 0, from_incoming: 0, from_lpd: 0, from_ltep: 0, from_pex: 0, from_tracker: 0 }),
   peers_getting_from_us: () => 0,
-  peers_sending_to_us: () => 0,
+  peers_sending_to_us: (v) => (v.rate > 0 ? 1 : 0),
   percent_complete: (v) => percentDone(v),
   percent_done: (v) => percentDone(v),
   pieces: () => '',
@@ -202,8 +220,6 @@ function percentDone(v: TorrentView): number {
   return total > 0 ? doneBytes(v) / total : 0;
 }
 
-export const TORRENT_FIELDS: readonly string[] = Object.keys(FIELDS);
-
 /** The fields Sonarr asks for (TransmissionProxy.GetTorrents): the answer when a client names none. */
 export const SONARR_FIELDS = [
   'id', 'hashString', 'name', 'downloadDir', 'totalSize', 'leftUntilDone', 'isFinished', 'eta', 'status',
@@ -211,10 +227,8 @@ export const SONARR_FIELDS = [
   'seedRatioMode', 'seedIdleLimit', 'seedIdleMode', 'fileCount', 'file-count', 'labels',
 ] as const;
 
-/** Fields that need the transfer's file list. */
-export const FILE_FIELDS = new Set(['files', 'file_stats', 'file_count', 'priorities', 'wanted', 'total_size', 'size_when_done',
-  'left_until_done', 'percent_done', 'percent_complete', 'desired_available', 'have_valid', 'downloaded_ever', 'uploaded_ever',
-  'upload_ratio', 'eta', 'metadata_percent_complete']);
+/** Fields that need the transfer's file list (sizes and progress come from the transfer row, kept equal to its files' sums). */
+export const FILE_FIELDS = new Set(['files', 'file_stats', 'priorities', 'wanted']);
 
 /** The value of one field, by any of its spellings; undefined for a field Transmission does not have. */
 export function fieldValue(v: TorrentView, canonical: string, style: NameStyle): unknown {

@@ -97,12 +97,12 @@ async function handle(opts: RpcServerOptions, req: IncomingMessage, res: ServerR
     if (verdict.reason === 'credentials' && req.headers.authorization !== undefined && Date.now() - lastBadCredentialsLog > 60_000) {
       lastBadCredentialsLog = Date.now();
       log.warn(
-        { event: 'transmission.bad-credentials', remote: req.socket.remoteAddress },
+        { event: 'transmission.bad-credentials', remote: req.socket?.remoteAddress },
         'a request to the Transmission endpoint had wrong credentials (check TRANSMISSION_USERNAME/TRANSMISSION_PASSWORD in Sonarr/Radarr)',
       );
     }
     if (verdict.reason === 'host') {
-      log.warn({ event: 'transmission.bad-host', remote: req.socket.remoteAddress }, 'refused a request addressed to a host name (no credentials configured)');
+      log.warn({ event: 'transmission.bad-host', remote: req.socket?.remoteAddress }, 'refused a request addressed to a host name (no credentials configured)');
     }
     return logRequest(log, req, verdict.status, started);
   }
@@ -111,14 +111,17 @@ async function handle(opts: RpcServerOptions, req: IncomingMessage, res: ServerR
   const declared = Number(req.headers['content-length']);
   let body: Buffer;
   try {
-    if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge();
+    if (Number.isFinite(declared) && declared > limit) {
+      discard(req, limit);
+      throw new BodyTooLarge();
+    }
     body = await readBody(req, limit);
   } catch (err) {
     if (err instanceof BodyTooLarge) {
-      send(res, 413, { 'Content-Type': 'text/plain; charset=UTF-8', Connection: 'close' }, `request body larger than ${limit} bytes`);
-      // Stop reading: the rest of the body is not wanted.
-      res.on('finish', () => req.socket.destroy());
-      log.warn({ event: 'transmission.too-large', remote: req.socket.remoteAddress, limit }, 'refused a request body over the size limit');
+      // The rest of the body is read and thrown away (up to a bound), so the client is done sending
+      // and reads this answer instead of a reset connection.
+      send(res, 413, { 'Content-Type': 'text/plain; charset=UTF-8' }, `request body larger than ${limit} bytes`);
+      log.warn({ event: 'transmission.too-large', remote: req.socket?.remoteAddress, limit }, 'refused a request body over the size limit');
       return logRequest(log, req, 413, started);
     }
     // The client went away mid-body (or the server's request timeout ended it): nothing to answer.
@@ -154,15 +157,44 @@ function drain(req: IncomingMessage): void {
   req.on('error', () => undefined);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > limit) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** Read the body; over `limit`, reject with BodyTooLarge and keep discarding the rest (see discard). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let over = false;
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limit) {
+        over = true;
+        chunks.length = 0;
+        req.off('data', onData);
+        discard(req, limit);
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.once('error', (err) => reject(err));
+    req.once('close', () => {
+      if (!req.complete && !over) reject(new Error('request aborted'));
+    });
+  });
+}
+
+/** Read and drop what the client still sends, up to `bound` more bytes; beyond that, cut the connection. */
+function discard(req: IncomingMessage, bound: number): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > bound) req.socket?.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
 }
 
 function logRequest(log: Logger, req: IncomingMessage, status: number, started: number, method?: string, result?: string): void {

@@ -5,7 +5,7 @@
 // transfer under the Label, in progress or not; the download loop records
 // local progress), so torrent-get costs no remote call. Only torrent-add and
 // torrent-remove talk to the seedbox, because that is what they are for.
-import { lstat, statfs } from 'node:fs/promises';
+import { readdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isClientError, NotFoundError } from '../clients/errors';
@@ -83,13 +83,6 @@ export class RpcState {
     const newest = list[list.length - 1]!;
     const seconds = (newest.at - first.at) / 1000;
     return seconds > 0 ? Math.max(0, (newest.bytes - first.bytes) / seconds) : 0;
-  }
-
-  rateOf(id: string, now: number): number {
-    const list = this.samples.get(id);
-    if (!list || list.length < 2) return 0;
-    const newest = list[list.length - 1]!;
-    return this.sample(id, newest.bytes, newest.at, now);
   }
 
   /** Forget samples of transfers that are no longer downloading. */
@@ -279,10 +272,10 @@ async function sessionGet(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
 }
 
 async function sessionStats(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
-  const views = await visibleTorrents(ctx, { kind: 'all' }, true);
+  const views = await visibleTorrents(ctx, { kind: 'all' }, { files: false, counts: true });
   const now = (ctx.now ?? Date.now)();
-  const downloaded = views.reduce((sum, v) => sum + (v.reported.complete ? v.files.reduce((s, f) => s + f.file.size, 0) : 0), 0);
-  const files = views.reduce((sum, v) => sum + v.files.length, 0);
+  const downloaded = views.reduce((sum, v) => sum + (v.reported.complete ? v.transfer.totalBytes : v.transfer.doneBytes), 0);
+  const files = views.reduce((sum, v) => sum + v.fileCount, 0);
   const snake = req.style === 'snake';
   const stats = {
     [snake ? 'uploaded_bytes' : 'uploadedBytes']: 0,
@@ -356,13 +349,23 @@ function selects(selector: IdSelector, c: Candidate, now: number): boolean {
   return selector.numbers.has(c.rpcId) || selector.hashes.has(c.transfer.hash);
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * The names in each folder, one readdir per folder (rather than one lstat per transfer).
+ * null: the folder cannot be read right now (a mount hiccup): nothing is known to be gone.
+ */
+async function namesIn(dirs: Iterable<string>): Promise<Map<string, Set<string> | null>> {
+  const out = new Map<string, Set<string> | null>();
+  await Promise.all(
+    [...new Set(dirs)].map(async (dir) => {
+      try {
+        out.set(dir, new Set(await readdir(dir)));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        out.set(dir, code === 'ENOENT' || code === 'ENOTDIR' ? new Set() : null);
+      }
+    }),
+  );
+  return out;
 }
 
 /**
@@ -371,46 +374,52 @@ async function exists(p: string): Promise<boolean> {
  * *arr removes it or cleanup deletes the copy; removal from the seedbox after
  * seeding does not hide it).
  */
-async function visibleTorrents(ctx: RpcContext, selector: IdSelector, withFiles: boolean): Promise<TorrentView[]> {
+async function visibleTorrents(ctx: RpcContext, selector: IdSelector, need: { files: boolean; counts: boolean }): Promise<TorrentView[]> {
   const now = (ctx.now ?? Date.now)();
-  const chosen = (await candidates(ctx)).filter((c) => selects(selector, c, now) && !c.transfer.localDeletedAt);
-  const files = withFiles || chosen.some((c) => c.transfer.localName !== null)
-    ? await ctx.store.listFilesOf(chosen.map((c) => c.transfer.id))
-    : new Map<string, TransferFile[]>();
+  const all = await candidates(ctx);
+  const position = new Map(all.map((c, i) => [c.transfer.id, i]));
+  const chosen = all.filter((c) => selects(selector, c, now) && !c.transfer.localDeletedAt);
+  const files = need.files ? await ctx.store.listFilesOf(chosen.map((c) => c.transfer.id)) : undefined;
+  const counts = need.counts && !need.files ? await ctx.store.fileCounts() : undefined;
   const downloading = new Set<string>();
-  const views = await Promise.all(
-    chosen.map(async (c, index): Promise<TorrentView | undefined> => {
-      const t = c.transfer;
-      const layout = reportedLayout(ctx.config.downloadDir, t, files.get(t.id) ?? []);
-      const reported = reportedStatus(t);
-      if (reported.unknownStatus && ctx.state.firstSightOfUnknown(reported.unknownStatus)) {
-        ctx.log.warn(
-          { event: 'transmission.unknown-status', status: reported.unknownStatus, client: t.client },
-          `unknown seedbox status "${reported.unknownStatus}": shown as queued`,
-        );
-      }
-      if (reported.complete && !(await exists(path.join(layout.dir, layout.name)))) return undefined;
-      let rate = 0;
-      if (t.state === 'downloading') {
-        downloading.add(t.id);
-        rate = ctx.state.sample(t.id, t.doneBytes, t.updatedAt, now);
-      }
-      return {
-        transfer: t, rpcId: c.rpcId, dir: layout.dir, name: layout.name, files: layout.files, reported, rate,
-        queuePosition: index, seedRatio: ctx.config.seedRatio, now,
-      };
-    }),
-  );
+  const views: TorrentView[] = [];
+  for (const c of chosen) {
+    const t = c.transfer;
+    const layout = reportedLayout(ctx.config.downloadDir, t, files ? files.get(t.id) ?? [] : undefined);
+    const reported = reportedStatus(t);
+    if (reported.unknownStatus && ctx.state.firstSightOfUnknown(reported.unknownStatus)) {
+      ctx.log.warn(
+        { event: 'transmission.unknown-status', status: reported.unknownStatus, client: t.client },
+        `unknown seedbox status "${reported.unknownStatus}": shown as queued`,
+      );
+    }
+    let rate = 0;
+    if (t.state === 'downloading') {
+      downloading.add(t.id);
+      rate = ctx.state.sample(t.id, t.doneBytes, t.updatedAt, now);
+    }
+    views.push({
+      transfer: t, rpcId: c.rpcId, dir: layout.dir, name: layout.name, files: layout.files,
+      fileCount: files ? files.get(t.id)?.length ?? 0 : counts?.get(t.id) ?? 0, reported, rate,
+      queuePosition: position.get(t.id) ?? 0, seedRatio: ctx.config.seedRatio, now,
+    });
+  }
   if (selector.kind === 'all') ctx.state.keepOnly(downloading);
-  return views.filter((v): v is TorrentView => v !== undefined);
+  // A complete item is shown only while its local copy is there.
+  const names = await namesIn(views.filter((v) => v.reported.complete).map((v) => v.dir));
+  return views.filter((v) => {
+    if (!v.reported.complete) return true;
+    const present = names.get(v.dir);
+    return present === null || present?.has(v.name) === true;
+  });
 }
 
 async function torrentGet(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
   const fields = parseFields(req.args.fields) ?? [...SONARR_FIELDS];
   const requested = fields.map((key) => ({ key, canonical: toSnake(key) }));
   const selector = parseIds(req.args.ids);
-  const withFiles = requested.some((f) => FILE_FIELDS.has(f.canonical));
-  const views = await visibleTorrents(ctx, selector, withFiles);
+  const need = { files: requested.some((f) => FILE_FIELDS.has(f.canonical)), counts: requested.some((f) => f.canonical === 'file_count') };
+  const views = await visibleTorrents(ctx, selector, need);
   const format = req.args.format;
   if (format !== undefined && format !== 'objects' && format !== 'table') throw new RpcError('format must be "objects" or "table"');
   let torrents: unknown[];
@@ -529,6 +538,9 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   }
 
   let remote: RemoteTransfer;
+  // produce-transfers may list (and record) the new transfer before this add records it: a row made
+  // after this moment is this add's, not a duplicate.
+  const addStartedAt = Date.now();
   try {
     remote = await addTransfer(request);
   } catch (err) {
@@ -550,7 +562,7 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   const t = result.transfer;
   const rpcId = (await store.numericIds()).get(t.id) ?? 0;
   const shown = await viewName(ctx, t);
-  if (!result.created) {
+  if (!result.created && t.createdAt < addStartedAt) {
     log.info({ event: 'transmission.torrent-duplicate', hash: t.hash, transferId: t.id }, `torrent-add: the seedbox already had "${t.name}"`);
     return { [duplicateKey]: addedObject(req.style, rpcId, shown, t.hash) };
   }
@@ -571,7 +583,7 @@ async function torrentRemove(ctx: RpcContext, req: RpcRequest): Promise<Record<s
   const { store, client, log, config } = ctx;
   const selector = parseIds(req.args.ids);
   // Transmission removes every torrent when ids is absent; one missing argument must not wipe a library.
-  if (selector.kind === 'all') throw new RpcError('torrent-remove needs ids (harvester does not remove every torrent at once)');
+  if (selector.kind !== 'some') throw new RpcError('torrent-remove needs ids (harvester does not remove every torrent, or every recent one, at once)');
   const deleteData = optionalBoolean(req.args, 'delete_local_data') ?? false;
   const now = (ctx.now ?? Date.now)();
   const chosen = (await candidates(ctx)).filter((c) => selects(selector, c, now));
