@@ -243,6 +243,9 @@ test('claims are exclusive when two threads race for them', async () => {
   const results = workers.map(message) as Promise<string[]>[];
   for (const w of workers) w.postMessage('go');
   const [one, two] = await Promise.all(results);
+  // Let both threads end before the test does: on Node 24, a process that exits while a
+  // thread still tears down its better-sqlite3 statements aborts (RemoveEnvironmentCleanupHook).
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
   const all = [...one!, ...two!];
   assert.equal(all.length, 200);
   assert.equal(new Set(all).size, 200, 'no transfer was claimed by both threads');
