@@ -2,6 +2,9 @@
 // module never finishes loading is seen as hung), comlink both ways, load the
 // loop module, run it, and let any crash leave the worker uncaught so that the
 // supervisor's `error` and `exit` listeners see it.
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   const host = guardedHost(data.hostPort);
   if (data.waitForGo) await waitForGo();
 
-  const mod: unknown = await import(data.moduleUrl);
+  const mod = await loadLoopModule(data.moduleUrl);
   const def = loopFromModule(mod);
   if (!def) {
     post({ type: 'invalid-module', message: 'its default export is not a defineLoop() value' });
@@ -94,6 +97,56 @@ async function main(): Promise<void> {
     data.hostPort.close();
   }
   reportLeftHandles();
+}
+
+/**
+ * Loads the loop module. CommonJS goes through require(): import() would start
+ * the ESM loader in this worker, a cascade of Node internals (about 30
+ * modules) that cost more than the rest of the worker's start (bench/RESULTS.md,
+ * figure 1). ES modules (.mjs, or .js under "type": "module") go through import().
+ * Either way the result looks like import()'s namespace: `{ default: ... }`.
+ */
+async function loadLoopModule(url: string): Promise<unknown> {
+  const path = fileURLToPath(url);
+  if (isCommonJs(path)) {
+    try {
+      return { default: require(path) as unknown };
+    } catch (err) {
+      // An ES module after all (ESM syntax in a .js file, with top-level await): import() it.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err;
+    }
+  }
+  return importModule(url);
+}
+
+/** worker-boot.ts runs the bundled runtime as a vm script, where import() is unavailable: it lends its own. */
+function importModule(url: string): Promise<unknown> {
+  const lent = (globalThis as Record<symbol, unknown>)[Symbol.for('harvester.loop.import')];
+  return typeof lent === 'function' ? (lent as (u: string) => Promise<unknown>)(url) : import(url);
+}
+
+/** Node's rule: .cjs, or .js whose nearest package.json does not say "type": "module". */
+function isCommonJs(path: string): boolean {
+  const ext = extname(path);
+  if (ext === '.cjs') return true;
+  if (ext !== '.js') return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(dir, 'package.json'), 'utf8');
+    } catch {
+      // no package.json here: look further up
+    }
+    if (text !== undefined) {
+      try {
+        return (JSON.parse(text) as { type?: unknown }).type !== 'module';
+      } catch {
+        return false; // let import() report the broken package.json
+      }
+    }
+    if (dirname(dir) === dir || basename(dir) === 'node_modules') return true;
+  }
 }
 
 /**

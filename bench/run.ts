@@ -1,0 +1,379 @@
+// `npm run bench [-- --quick] [-- --only=spawn,restart,fleet,lateness,logs] [-- --out=FILE]`
+//
+// Runs every figure of the benchmark issue (supervisor part) against its peer,
+// each measured thing in a fresh child process (bench/scenarios/*), harvester
+// and peer interleaved run by run (ABAB...) so that both see the same machine,
+// and writes bench/RESULTS.md. Each figure is the median of several runs with
+// their min and max. See bench/README.md for the method and the findings.
+import { cpSync, createReadStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { WORKER_ENTRY } from '../src/supervisor/loop-handle';
+import { runChild, useScenarioDir, type ChildOptions } from './lib/child';
+import { fmt, load, machine, table, type Row } from './lib/report';
+import { median, percentile, summarize } from './lib/stats';
+
+const ROOT = join(__dirname, '..', '..');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? join(ROOT, 'bench', 'RESULTS.md');
+
+const CFG = quick
+  ? {
+    spawn: { runs: 4, iterations: 3, unbundledRuns: 0 },
+    restart: { runs: 3, crashes: 3, delayMs: 1000, prespawnOffRuns: 0 },
+    fleet: { runs: 1, loops: 100, settleMs: 1000, seconds: 10, processRuns: 1, processLoops: 20, noReducerRuns: 0 },
+    lateness: { runs: 1, loops: 100, intervalMs: 100, seconds: 3, warmupMs: 500 },
+    logs: { runs: 1, loops: 8, lines: 10_000 },
+  }
+  : {
+    spawn: { runs: 7, iterations: 5, unbundledRuns: 7 },
+    restart: { runs: 5, crashes: 10, delayMs: 1000, prespawnOffRuns: 3 },
+    fleet: { runs: 3, loops: 100, settleMs: 3000, seconds: 30, processRuns: 3, processLoops: 100, noReducerRuns: 2 },
+    lateness: { runs: 5, loops: 100, intervalMs: 100, seconds: 10, warmupMs: 1000 },
+    logs: { runs: 3, loops: 8, lines: 50_000 },
+  };
+
+const rows: Row[] = [];
+const details: string[] = [];
+const failures: string[] = [];
+const started = Date.now();
+const loadAtStart = load();
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s, load ${load()}] ${msg}\n`);
+}
+
+/** One child; a failure is retried once (the machine is shared) and noted in RESULTS.md. */
+async function child<T>(scenario: string, mode: string, params: Record<string, string | number>, opts?: ChildOptions): Promise<T> {
+  try {
+    return await runChild<T>(scenario, mode, params, opts);
+  } catch (err) {
+    const msg = (err as Error).message.split('\n').slice(0, 6).join(' / ');
+    failures.push(`${scenario} ${mode}: ${msg} (retried once)`);
+    progress(`retrying ${scenario} ${mode}: ${msg}`);
+    return runChild<T>(scenario, mode, params, opts);
+  }
+}
+
+/** `runs` rounds of a() and b(), alternating which goes first. */
+async function interleave<A, B>(runs: number, a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: A[]; b: B[] }> {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) { as.push(await a()); bs.push(await b()); } else { bs.push(await b()); as.push(await a()); }
+  }
+  return { a: as, b: bs };
+}
+
+const ratioOf = (h: number[], p: number[]): number => median(h) / median(p);
+const list = (xs: number[], d?: number): string => xs.map((x) => fmt(x, d)).join(', ');
+
+interface Samples { samples: number[]; entry?: string }
+const entriesSeen = new Set<string>();
+
+// ---------------------------------------------------------------- figure 1
+async function spawnFigure(): Promise<void> {
+  const c = CFG.spawn;
+  progress(`1. spawn to first tick: ${c.runs} runs x ${c.iterations} spawns`);
+  const { a: h, b: p } = await interleave(c.runs,
+    () => child<Samples>('spawn', 'harvester', { iterations: c.iterations }),
+    () => child<Samples>('spawn', 'bare', { iterations: c.iterations }));
+  for (const r of h) if (r.entry) entriesSeen.add(r.entry);
+  const hm = h.map((r) => median(r.samples));
+  const pm = p.map((r) => median(r.samples));
+  const ratio = ratioOf(hm, pm);
+  rows.push({
+    figure: '1. spawn to first tick (ms)', harvester: summarize(hm), peerName: 'bare `new Worker` posting one message',
+    peer: summarize(pm), unit: 'ms', ratio, target: '<= 1.3x', met: ratio <= 1.3,
+  });
+  details.push(`- **1.** run medians (ms), harvester: ${list(hm)}; bare: ${list(pm)}. ${c.iterations} spawns per run (a fresh process per run; the first spawn of a process is included on both sides). All samples, harvester: p95 ${fmt(percentile(h.flatMap((r) => r.samples), 95))} ms; bare: p95 ${fmt(percentile(p.flatMap((r) => r.samples), 95))} ms.`);
+  if (c.unbundledRuns > 0) {
+    const { a: u, b: p2 } = await interleave(c.unbundledRuns,
+      () => child<Samples>('spawn', 'harvester', { iterations: c.iterations }, { env: { HARVESTER_WORKER_BUNDLE: '0' } }),
+      () => child<Samples>('spawn', 'bare', { iterations: c.iterations }));
+    const um = u.map((r) => median(r.samples));
+    const pm2 = p2.map((r) => median(r.samples));
+    rows.push({
+      figure: '1b. the same, unbundled worker entry (`HARVESTER_WORKER_BUNDLE=0`), for comparison', harvester: summarize(um),
+      peerName: 'bare `new Worker`', peer: summarize(pm2), unit: 'ms', ratio: ratioOf(um, pm2), target: '-',
+    });
+  }
+}
+
+// ---------------------------------------------------------------- figure 2
+async function restartFigure(): Promise<void> {
+  const c = CFG.restart;
+  progress(`2. crash to first tick of the replacement: ${c.runs} runs x ${c.crashes} crashes, restartDelayMs ${c.delayMs}`);
+  const { a: h, b: p } = await interleave(c.runs,
+    () => child<Samples>('restart', 'harvester', { crashes: c.crashes, delayMs: c.delayMs }),
+    () => child<Samples>('restart', 'bare', { crashes: c.crashes }));
+  for (const r of h) if (r.entry) entriesSeen.add(r.entry);
+  const hm = h.map((r) => median(r.samples));
+  const pm = p.map((r) => median(r.samples));
+  const ratio = ratioOf(hm, pm);
+  rows.push({
+    figure: `2. crash to first tick of the replacement, minus restartDelayMs (${c.delayMs} ms) (ms)`, harvester: summarize(hm),
+    peerName: 'bare worker that throws; a new bare worker spawned on its `exit`', peer: summarize(pm), unit: 'ms', ratio,
+    target: '<= 1.5x', met: ratio <= 1.5,
+  });
+  const hp = h.map((r) => percentile(r.samples, 95));
+  const pp = p.map((r) => percentile(r.samples, 95));
+  const hAll = h.flatMap((r) => r.samples);
+  const pAll = p.flatMap((r) => r.samples);
+  rows.push({
+    figure: '2b. the same, p95 of each run (ms)', harvester: summarize(hp), peerName: 'the same bare respawn', peer: summarize(pp),
+    unit: 'ms', ratio: ratioOf(hp, pp), target: 'report',
+  });
+  details.push(`- **2.** run medians (ms), harvester: ${list(hm)}; bare: ${list(pm)}. Over all ${hAll.length} / ${pAll.length} crashes: harvester p50 ${fmt(percentile(hAll, 50))}, p95 ${fmt(percentile(hAll, 95))}, max ${fmt(Math.max(...hAll))} ms; bare p50 ${fmt(percentile(pAll, 50))}, p95 ${fmt(percentile(pAll, 95))}, max ${fmt(Math.max(...pAll))} ms. The replacement worker is spawned during the restart delay (prespawn, the default); no loop code runs in it before the delay ends.`);
+  if (c.prespawnOffRuns > 0) {
+    const { a: o, b: p2 } = await interleave(c.prespawnOffRuns,
+      () => child<Samples>('restart', 'harvester', { crashes: Math.ceil(c.crashes / 2), delayMs: c.delayMs, prespawn: 'false' }),
+      () => child<Samples>('restart', 'bare', { crashes: c.crashes }));
+    const om = o.map((r) => median(r.samples));
+    const pm2 = p2.map((r) => median(r.samples));
+    rows.push({
+      figure: '2c. the same with `prespawn: false` (spawn after the delay), for comparison (ms)', harvester: summarize(om),
+      peerName: 'the same bare respawn', peer: summarize(pm2), unit: 'ms', ratio: ratioOf(om, pm2), target: '-',
+    });
+  }
+}
+
+// ---------------------------------------------------------- figures 3, 5, 6
+interface Fleet { perLoopMiB: number; totalMiB: number; startMs: number; cpuPercent: number; mainElu: number; stopMs: number }
+interface Procs { perLoopMiB: number; pssPerLoopMiB: number }
+
+async function fleetFigures(): Promise<void> {
+  const c = CFG.fleet;
+  progress(`3/5/6. fleets of ${c.loops} idle loops: ${c.runs} runs, idle CPU over ${c.seconds} s`);
+  const params = { loops: c.loops, settleMs: c.settleMs, seconds: c.seconds };
+  const timeoutMs = (c.seconds + 120) * 1000;
+  const { a: h, b: p } = await interleave(c.runs,
+    () => child<Fleet>('fleet', 'harvester', params, { timeoutMs }),
+    () => child<Fleet>('fleet', 'bare', params, { timeoutMs }));
+  progress(`3. one node process per loop: ${c.processRuns} runs of ${c.processLoops} processes`);
+  const procs: Procs[] = [];
+  for (let i = 0; i < c.processRuns; i++) procs.push(await child<Procs>('fleet', 'process', { loops: c.processLoops, settleMs: c.settleMs }));
+
+  const hMem = h.map((r) => r.perLoopMiB);
+  const pMem = p.map((r) => r.perLoopMiB);
+  const procMem = procs.map((r) => r.perLoopMiB);
+  const memRatio = ratioOf(hMem, pMem);
+  rows.push({
+    figure: `3. resident memory per loop, ${c.loops} idle loops (MiB)`, harvester: summarize(hMem),
+    peerName: `${c.loops} bare idle workers`, peer: summarize(pMem), unit: 'MiB', ratio: memRatio, target: '<= 1.3x', met: memRatio <= 1.3,
+  });
+  rows.push({
+    figure: '3b. the same, against one node process per loop (MiB)', harvester: summarize(hMem),
+    peerName: `${c.processLoops} node processes, one per loop (pm2 fork mode: pino, IPC), RSS per process`, peer: summarize(procMem), unit: 'MiB',
+    ratio: ratioOf(hMem, procMem), target: 'report',
+  });
+  const hStop = h.map((r) => r.stopMs);
+  const pStop = p.map((r) => r.stopMs);
+  const stopRatio = ratioOf(hStop, pStop);
+  rows.push({
+    figure: `5. graceful stop of ${c.loops} loops, \`sup.stop()\` (ms)`, harvester: summarize(hStop),
+    peerName: `${c.loops} bare workers told to exit`, peer: summarize(pStop), unit: 'ms', ratio: stopRatio, target: '<= 1.5x', met: stopRatio <= 1.5,
+  });
+  const hCpu = h.map((r) => r.cpuPercent);
+  const pCpu = p.map((r) => r.cpuPercent);
+  rows.push({
+    figure: `6. idle cost: ${c.loops} loops at a 10 s interval, CPU of the process over ${c.seconds} s (% of one core)`,
+    harvester: summarize(hCpu), peerName: `${c.loops} bare workers with a 10 s timer`, peer: summarize(pCpu), unit: '%',
+    ratio: ratioOf(hCpu, pCpu), target: '< 1% of one core', met: median(hCpu) < 1,
+  });
+  if (c.noReducerRuns > 0) {
+    // What the idle figure is made of (bench/README.md): V8's memory reducer wakes every idle isolate.
+    progress(`6b. the same fleets under \`node --no-memory-reducer\`: ${c.noReducerRuns} runs`);
+    const flags = { nodeArgs: ['--no-memory-reducer'], timeoutMs };
+    const { a: hn, b: pn } = await interleave(c.noReducerRuns,
+      () => child<Fleet>('fleet', 'harvester', params, flags),
+      () => child<Fleet>('fleet', 'bare', params, flags));
+    const hc = hn.map((r) => r.cpuPercent);
+    const pc = pn.map((r) => r.cpuPercent);
+    rows.push({
+      figure: '6b. the same idle cost, process run with `node --no-memory-reducer` (% of one core)', harvester: summarize(hc),
+      peerName: 'the same bare workers, same flag', peer: summarize(pc), unit: '%', ratio: ratioOf(hc, pc), target: '< 1% of one core', met: median(hc) < 1,
+    });
+    details.push(`- **6b.** with \`--no-memory-reducer\`: CPU (%) by run, harvester: ${list(hc)}; bare: ${list(pc)}. Per-loop RSS (MiB), harvester: ${list(hn.map((r) => r.perLoopMiB))}; bare: ${list(pn.map((r) => r.perLoopMiB))}. Stop (ms), harvester: ${list(hn.map((r) => r.stopMs))}; bare: ${list(pn.map((r) => r.stopMs))}.`);
+  }
+  details.push(`- **3.** per-loop RSS (MiB) by run, harvester: ${list(hMem)}; bare: ${list(pMem)}; process per loop: ${list(procMem)} (PSS, which shares the node binary's pages between processes: ${list(procs.map((r) => r.pssPerLoopMiB))}). Process RSS with the fleet up, harvester: ${list(h.map((r) => r.totalMiB), 0)} MiB; bare: ${list(p.map((r) => r.totalMiB), 0)} MiB. The pm2 daemon itself (one more process) is not counted.`);
+  details.push(`- **5.** stop (ms) by run, harvester: ${list(hStop)}; bare: ${list(pStop)}. Every harvester loop ended with reason \`stopped\`. Start of the fleet for comparison (ms), harvester \`sup.start()\`: ${list(h.map((r) => r.startMs))}; bare: ${list(p.map((r) => r.startMs))}.`);
+  details.push(`- **6.** CPU (% of one core) by run, harvester: ${list(hCpu)}; bare: ${list(pCpu)}. Main thread event-loop utilisation, harvester: ${list(h.map((r) => r.mainElu * 100))} %.`);
+}
+
+// ---------------------------------------------------------------- figure 4
+interface Lateness { p50: number; p99: number; max: number; n: number; runs: number; expectedRuns: number; skipped?: number; mainElu?: number }
+
+async function latenessFigure(): Promise<void> {
+  const c = CFG.lateness;
+  progress(`4. tick lateness: ${c.loops} loops at ${c.intervalMs} ms for ${c.seconds} s, ${c.runs} runs each of harvester, bree, toad-scheduler`);
+  const params = { loops: c.loops, intervalMs: c.intervalMs, seconds: c.seconds, warmupMs: c.warmupMs };
+  const h: Lateness[] = [];
+  const b: Lateness[] = [];
+  const t: Lateness[] = [];
+  const order = [
+    ['harvester', h], ['toad', t], ['bree', b],
+  ] as const;
+  for (let i = 0; i < c.runs; i++) {
+    const round = i % 2 === 0 ? order : [...order].reverse();
+    for (const [mode, into] of round) into.push(await child<Lateness>('lateness', mode, params));
+  }
+  const p99 = (xs: Lateness[]): number[] => xs.map((r) => r.p99);
+  const p50 = (xs: Lateness[]): number[] => xs.map((r) => r.p50);
+  rows.push({
+    figure: `4. tick lateness p99, ${c.loops} loops every ${c.intervalMs} ms for ${c.seconds} s (ms)`, harvester: summarize(p99(h)),
+    peerName: 'toad-scheduler, all jobs in one thread (the floor)', peer: summarize(p99(t)), unit: 'ms',
+    ratio: ratioOf(p99(h), p99(t)), target: 'p99 <= 10 ms', met: median(p99(h)) <= 10,
+  });
+  rows.push({
+    figure: '4b. the same p99, against bree (ms)', harvester: summarize(p99(h)),
+    peerName: 'bree, a worker per run', peer: summarize(p99(b)), unit: 'ms', ratio: ratioOf(p99(h), p99(b)), target: '-',
+  });
+  rows.push({
+    figure: '4c. tick lateness p50 (ms)', harvester: summarize(p50(h)),
+    peerName: 'toad-scheduler, one thread', peer: summarize(p50(t)), unit: 'ms', ratio: ratioOf(p50(h), p50(t)), target: '-',
+  });
+  rows.push({
+    figure: '4d. tick lateness p50, against bree (ms)', harvester: summarize(p50(h)),
+    peerName: 'bree, a worker per run', peer: summarize(p50(b)), unit: 'ms', ratio: ratioOf(p50(h), p50(b)), target: '-',
+  });
+  const runsOf = (xs: Lateness[]): string => xs.map((r) => `${r.runs}/${r.expectedRuns}`).join(', ');
+  details.push(`- **4.** ticks measured / due in the window, harvester: ${runsOf(h)} (skipped by the runtime as overruns: ${h.map((r) => r.skipped ?? 0).join(', ')}); toad-scheduler: ${runsOf(t)}; bree: ${runsOf(b)} (bree skips a run while the previous worker of that job is still alive, which counts here as lateness). Max lateness, harvester: ${list(h.map((r) => r.max))} ms; toad: ${list(t.map((r) => r.max))} ms; bree: ${list(b.map((r) => r.max))} ms. Harvester's main thread event-loop utilisation: ${list(h.map((r) => (r.mainElu ?? 0) * 100))} %.`);
+}
+
+// ------------------------------------------------------------ log throughput
+interface LogRun { written: number; seconds: number; readyBeforeStart: boolean; reasons: string[] }
+interface Counted { rate: number; lost: number; torn: number; seconds: number; readyBeforeStart: boolean }
+
+async function countFlood(file: string): Promise<{ unique: number; torn: number }> {
+  const seen = new Set<string>();
+  let torn = 0;
+  const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (!line.includes('"bench":"flood"')) continue;
+    try {
+      const o = JSON.parse(line) as { operation: string; seq: number };
+      seen.add(`${o.operation}:${o.seq}`);
+    } catch {
+      torn++;
+    }
+  }
+  return { unique: seen.size, torn };
+}
+
+async function logRun(mode: 'pino' | 'console'): Promise<Counted> {
+  const c = CFG.logs;
+  const dir = mkdtempSync(join(tmpdir(), 'harvester-bench-logs-'));
+  try {
+    const stdoutFile = join(dir, 'stdout.log');
+    const r = await child<LogRun>('logs', mode, { loops: c.loops, lines: c.lines }, { stdoutFile });
+    const { unique, torn } = await countFlood(stdoutFile);
+    return { rate: unique / r.seconds, lost: r.written - unique, torn, seconds: r.seconds, readyBeforeStart: r.readyBeforeStart };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function logsFigure(): Promise<void> {
+  const c = CFG.logs;
+  progress(`log throughput: ${c.loops} loops x ${c.lines} lines, ${c.runs} runs of pino and console.log`);
+  const { a: h, b: p } = await interleave(c.runs, () => logRun('pino'), () => logRun('console'));
+  const hr = h.map((r) => r.rate);
+  const pr = p.map((r) => r.rate);
+  const noneLost = h.every((r) => r.lost === 0 && r.torn === 0);
+  rows.push({
+    figure: `worker log throughput: lines/s from ${c.loops} loops to a file (higher is better)`, harvester: summarize(hr),
+    peerName: 'console.log from the same loops', peer: summarize(pr), unit: 'lines/s', ratio: ratioOf(hr, pr),
+    target: 'none lost', met: noneLost,
+  });
+  const lost = (xs: Counted[]): string => xs.map((r) => `${r.lost} lost, ${r.torn} torn`).join('; ');
+  details.push(`- **log throughput**: ${c.loops} x ${c.lines} lines per run, counted (unique \`operation\`+\`seq\`) in the file the child's stdout went to. pino (the runtime's logger, synchronous writes to fd 1): ${lost(h)}; console.log (forwarded by each worker to the main thread): ${lost(p)}. Seconds per run, pino: ${list(h.map((r) => r.seconds))}; console.log: ${list(p.map((r) => r.seconds))}.${[...h, ...p].every((r) => r.readyBeforeStart) ? '' : ' Some loops were not ready before the common start instant: that run is slower than it should be.'}`);
+}
+
+const FIGURES: Record<string, () => Promise<void>> = {
+  spawn: spawnFigure, restart: restartFigure, fleet: fleetFigures, lateness: latenessFigure, logs: logsFigure,
+};
+
+function notMeasured(): void {
+  rows.push(
+    { figure: 'download throughput (local client, HTTP with resume)', text: 'not measured yet', peerName: '`cp` / `curl`', unit: '', target: '-' },
+    { figure: 'verification throughput: CRC32 + SHA-256 through the shared pool', text: 'not measured yet', peerName: '`zlib.crc32` / `crypto` in one thread', unit: '', target: '-' },
+  );
+}
+
+function write(): void {
+  const m = machine();
+  const entry = basename(WORKER_ENTRY);
+  const entryText = entry === 'worker-boot.js'
+    ? '`dist/src/loop/worker-boot.js`: the runtime bundled into one file with its V8 code cache (scripts/bundle-workers.js)'
+    : `\`dist/src/loop/${entry}\`: the separate tsc output (no bundle, or the bundle is older than the tsc output)`;
+  const seen = [...entriesSeen];
+  const text = `# harvester benchmarks: results
+
+Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` (bench/run.ts); re-run it rather than editing this file.
+Method, peers and findings: [README.md](README.md).${quick ? '\n\n**Quick run**: fewer runs and shorter windows than `npm run bench`; indicative only.' : ''}
+
+## Machine and run
+
+| | |
+|---|---|
+| CPU | ${m.cpuModel}, ${m.cores} cores |
+| memory | ${m.memoryGiB.toFixed(1)} GiB |
+| Node | ${m.node} (V8 ${m.v8}), ${m.platform} |
+| date | ${m.date} |
+| duration | ${((Date.now() - started) / 1000).toFixed(0)} s |
+| load average (1/5/15 min) | at start ${loadAtStart}; at end ${load()} |
+| loop worker entry | ${entryText}${seen.length > 1 || (seen.length === 1 && seen[0] !== entry) ? ` (**the children saw: ${seen.join(', ')}**: the build changed during the run)` : ''} |
+
+**Caveat**: this machine has only ${m.cores} cores, and other sessions were running their test suites
+on it during the run (see the load average). Wall-clock figures (spawn, restart, stop, lateness)
+are noisy under that load: harvester and its peer run interleaved (ABAB...), each run in a fresh
+child process, so both see the same conditions, and the ratios are more telling than the absolute values.
+
+## Results
+
+${table(rows)}
+
+## Runs
+
+${details.join('\n')}
+${failures.length ? `\n## Failures (retried)\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : ''}`;
+  writeFileSync(outFile, text);
+  progress(`wrote ${relative(process.cwd(), outFile)}`);
+}
+
+/**
+ * The children run from a copy of dist/ (timestamps kept, so the bundle stays
+ * fresh): a tsc run elsewhere during the bench (other sessions share this
+ * checkout) can then neither hand a child a half-written file nor make the
+ * bundle stale halfway through.
+ */
+function snapshot(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'harvester-bench-dist-'));
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  useScenarioDir(join(dir, 'dist', 'bench', 'scenarios'));
+  return dir;
+}
+
+async function main(): Promise<void> {
+  const snap = snapshot();
+  process.on('exit', () => rmSync(snap, { recursive: true, force: true }));
+  progress(`${quick ? 'quick' : 'full'} run; worker entry ${basename(WORKER_ENTRY)}; children run from ${snap}`);
+  for (const [name, run] of Object.entries(FIGURES)) {
+    if (only && !only.includes(name)) continue;
+    await run();
+  }
+  notMeasured();
+  write();
+  process.stdout.write(`${table(rows)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
