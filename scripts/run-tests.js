@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the compiled test files (dist/test/**/*.test.js) with node's test runner.
 // Node 20 has no glob support in `node --test`, hence this list.
-// Usage: node scripts/run-tests.js [--quick] [filter...]
+// Usage: node scripts/run-tests.js [--quick] [--exclude=part] [filter...]
 //   --quick leaves out the long soak and torture runs (files named *.long.test.js).
+//   --exclude=part leaves out the files whose path contains `part` (repeatable).
 'use strict';
 const { readdirSync, statSync } = require('node:fs');
 const { join, relative } = require('node:path');
@@ -12,6 +13,7 @@ const root = join(__dirname, '..', 'dist', 'test');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.HARVESTER_QUICK_TESTS === '1';
 const filters = args.filter((a) => !a.startsWith('--'));
+const excludes = args.filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length));
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -24,6 +26,10 @@ function walk(dir) {
 let files = walk(root).sort();
 if (quick) files = files.filter((f) => !f.endsWith('.long.test.js'));
 if (filters.length) files = files.filter((f) => filters.some((x) => relative(root, f).includes(x)));
+if (excludes.length) {
+  files = files.filter((f) => !excludes.some((x) => relative(root, f).includes(x)));
+  console.log(`left out: files matching ${excludes.join(', ')}`);
+}
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
