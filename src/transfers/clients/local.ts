@@ -126,7 +126,8 @@ export class LocalClient implements DownloadClient {
         offset,
       });
     }
-    return createReadStream(abs, { start: offset });
+    // 1 MiB chunks: the default 64 KiB costs a third of the copy's speed in per-chunk overhead.
+    return createReadStream(abs, { start: offset, highWaterMark: 1 << 20 });
   }
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, _signal?: AbortSignal): Promise<void> {
