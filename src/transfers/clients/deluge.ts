@@ -19,6 +19,8 @@
 // Name of the path contract. DELUGE_MOUNT_DIR and DELUGE_COMPLETED_DIR are
 // that save path, here and on the web.
 import { Readable } from 'node:stream';
+import { contentRangeStart, contentRangeTotal } from '../net/content-range';
+import { checkTorrent } from './torrent-file';
 import { z } from 'zod';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest, DownloadClient } from './types';
@@ -64,8 +66,6 @@ export interface DelugeClientOptions {
 
 /** Deluge states in which a torrent's files are not to be read even at 100%. */
 const UNSETTLED_STATES = new Set(['Error', 'Moving', 'Allocating', 'Checking']);
-/** Refuse .torrent uploads above this before any network call (as for put.io). */
-const MAX_TORRENT_BYTES = 10 * 1024 * 1024;
 const HASH = /^[0-9a-f]{40}$/;
 
 export class DelugeClient implements DownloadClient {
@@ -364,21 +364,5 @@ function segments(path: string): string[] {
   return parts;
 }
 
-function checkTorrent(torrent: Buffer, operation: string): void {
-  if (torrent.length > MAX_TORRENT_BYTES) {
-    throw new RejectedError(`${operation}: .torrent of ${torrent.length} bytes exceeds the maximum of ${MAX_TORRENT_BYTES}`, { operation });
-  }
-  if (torrent.length === 0 || torrent[0] !== 0x64) {
-    throw new RejectedError(`${operation}: not a .torrent (bencoded dictionary expected)`, { operation });
-  }
-}
 
-function contentRangeStart(header: string | null): number | undefined {
-  const m = header ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header.trim()) : null;
-  return m?.[1] !== undefined ? Number(m[1]) : undefined;
-}
 
-function contentRangeTotal(header: string | null): number | undefined {
-  const m = header ? /\/(\d+)$/.exec(header.trim()) : null;
-  return m?.[1] !== undefined ? Number(m[1]) : undefined;
-}

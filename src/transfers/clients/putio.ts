@@ -11,6 +11,8 @@
 // - errors are typed; idempotent calls are retried with backoff honouring
 //   Retry-After; nothing is retried that could act twice.
 import { Readable } from 'node:stream';
+import { contentRangeStart, contentRangeTotal } from '../net/content-range';
+import { checkTorrent, MAX_TORRENT_BYTES } from './torrent-file';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest, DownloadClient } from './types';
 import { NotFoundError, RejectedError, RemoteError, RestartFromZeroError } from './errors';
@@ -62,8 +64,8 @@ export interface PutioClientOptions {
   now?: () => number;
 }
 
-/** Refuse .torrent uploads above this before any network call (original 3.1: 10 MiB). */
-export const MAX_TORRENT_BYTES = 10 * 1024 * 1024;
+export { MAX_TORRENT_BYTES };
+
 /** A folder tree deeper than this is a loop or an attack, not a release. */
 const MAX_DEPTH = 64;
 
@@ -384,24 +386,5 @@ function idOf(remoteId: string): number {
   return Number(remoteId);
 }
 
-function checkTorrent(torrent: Buffer, operation: string): void {
-  if (torrent.length > MAX_TORRENT_BYTES) {
-    throw new RejectedError(`${operation}: .torrent of ${torrent.length} bytes exceeds the maximum of ${MAX_TORRENT_BYTES}`, {
-      operation,
-    });
-  }
-  // Bencoded metainfo is a dictionary: it starts with "d".
-  if (torrent.length === 0 || torrent[0] !== 0x64) {
-    throw new RejectedError(`${operation}: not a .torrent (bencoded dictionary expected)`, { operation });
-  }
-}
 
-function contentRangeStart(header: string | null): number | undefined {
-  const m = header ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header.trim()) : null;
-  return m?.[1] !== undefined ? Number(m[1]) : undefined;
-}
 
-function contentRangeTotal(header: string | null): number | undefined {
-  const m = header ? /\/(\d+)$/.exec(header.trim()) : null;
-  return m?.[1] !== undefined ? Number(m[1]) : undefined;
-}

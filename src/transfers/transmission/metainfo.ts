@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto';
 import { infoHashFromMagnet, nameFromMagnet } from '../clients/magnet';
 import { bdecode, BencodeError, isDict } from './bencode';
 
+import { MAX_TORRENT_BYTES } from '../clients/torrent-file';
+
 /** The .torrent size limit (the original's, and put.io's upload path). */
-export const MAX_TORRENT_BYTES = 10 * 1024 * 1024;
+export { MAX_TORRENT_BYTES };
 
 /** torrent-add input that cannot be a torrent. The message is what the client is shown. */
 export class InvalidTorrentError extends Error {
