@@ -57,6 +57,7 @@ test('harvester status shows a long download live (percent, rate, time left) and
     // Two looks at the same download, the second further along: the table is live.
     const seen: number[] = [];
     let table = '';
+    const tables: string[] = [];
     await waitUntilAsync(async () => {
       const s = await status(client);
       assert.equal(s.code, 0, s.stderr);
@@ -66,11 +67,14 @@ test('harvester status shows a long download live (percent, rate, time left) and
         const pct = Number(m[1]);
         if (pct > 0 && pct < 100 && (seen.length === 0 || pct > seen[seen.length - 1]!)) seen.push(pct);
         table = s.stdout;
+        tables.push(s.stdout);
       }
       return seen.length >= 2;
     }, 60_000, 'two growing percentages of the download in harvester status');
     assert.match(table, /│ produce-transfers │ ready │ \d+ +│ 0 +│/, 'loops as a table: name, state, thread, restarts');
-    assert.match(table, /transfers: 1 \(downloading 1\)/);
+    // The store's counts and the loop's live progress are read a moment apart: the last look may
+    // already count the transfer as downloaded, so any look during the download will do.
+    assert.ok(tables.some((t) => /transfers: 1 \(downloading 1\)/.test(t)), 'transfers by state, with the one downloading');
     assert.ok(!table.includes(TOKEN));
 
     const finished = await run.waitForLine(ev('download.finished'), 60_000);

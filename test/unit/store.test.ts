@@ -234,6 +234,8 @@ test('claims are exclusive when two threads race for them', async () => {
     });`;
   // Both threads open their connection first, then start claiming at the same moment.
   const workers = ['one', 'two'].map((owner) => new Worker(code, { eval: true, workerData: { file, owner, storePath } }));
+  // Listened to from the start: a thread may be gone before the test gets to wait for it.
+  const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   const message = (w: Worker) =>
     new Promise<unknown>((resolve, reject) => {
       w.once('message', resolve);
@@ -245,7 +247,7 @@ test('claims are exclusive when two threads race for them', async () => {
   const [one, two] = await Promise.all(results);
   // Let both threads end before the test does: on Node 24, a process that exits while a
   // thread still tears down its better-sqlite3 statements aborts (RemoveEnvironmentCleanupHook).
-  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+  await Promise.all(exited);
   const all = [...one!, ...two!];
   assert.equal(all.length, 200);
   assert.equal(new Set(all).size, 200, 'no transfer was claimed by both threads');
