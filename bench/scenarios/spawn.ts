@@ -35,9 +35,12 @@ runScenario(async () => {
     for (let i = 0; i < iterations; i++) {
       const t0 = now();
       const w = new Worker(BARE_WORKER, { workerData: { mode: 'once' } });
+      // Listen for `exit` now: a worker that ends at once may deliver its message and
+      // its exit in the same turn, before an `await` after the message could listen.
+      const exited = once(w, 'exit');
       await once(w, 'message');
       samples.push(now() - t0);
-      await once(w, 'exit');
+      await exited;
       await sleep(20);
     }
   } else {
