@@ -39,6 +39,7 @@ import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdir
 import { join } from 'node:path';
 import type { ChaosFault, ChaosOrder } from '../fixtures/loops/chaos';
 import { ROOT, removeDir, tempDir } from '../helpers';
+import { prng } from '../helpers';
 
 export interface SoakOptions {
   /** How long faults are injected (after every loop is ready). */
@@ -155,21 +156,8 @@ function expected(order: ChaosOrder): { reason: string; message: RegExp; stackIn
 // ---------------------------------------------------------------------------
 // Seeded randomness.
 
-/**
- * mulberry32: the same sequence for the same seed everywhere. Written here (eight lines)
- * rather than taken from a library: Math.random cannot be seeded, and fast-check's
- * generators are made for shrinking property tests, not for replaying a schedule.
- */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// prng (mulberry32) is the one in test/helpers: a failing run replays with its seed.
+export { prng };
 
 const between = (rng: () => number, lo: number, hi: number): number => Math.floor(lo + rng() * (hi - lo + 1));
 const pick = <T>(rng: () => number, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
