@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, writeSync, closeSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { sha256File, writeRandomFile } from '../helpers/files';
@@ -58,6 +58,8 @@ test('a full disk makes one transfer wait with its .part, alerts once, and resum
   });
   try {
     await run.waitForLine(ev('download.started', { name: 'big.bin' }), 30_000);
+    // Bytes are in the .part before the disk fills: what is resumed later is not nothing.
+    await waitUntil(() => existsSync(join(downloads, 'big.bin.part')) && statSync(join(downloads, 'big.bin.part')).size > 0, 30_000, 'big.bin.part growing');
     // Someone else fills the disk while big.bin is being written: its next write hits ENOSPC.
     fill(join(small, 'filler'));
     const full = await run.waitForLine(ev('disk.full'), 30_000);
