@@ -16,7 +16,8 @@ export type ClientErrorCode =
   | 'MALFORMED'
   | 'TIMEOUT'
   | 'NETWORK'
-  | 'RESTART_FROM_ZERO';
+  | 'RESTART_FROM_ZERO'
+  | 'SOURCE_CHANGED';
 
 export interface ClientErrorInit {
   /** What was attempted, e.g. "put.io GET /v2/files/list". Never a URL with a token. */
@@ -126,6 +127,17 @@ export class RestartFromZeroError extends ClientError {
     super(message, init);
     this.offset = init.offset;
   }
+}
+
+/**
+ * The source file changed while it was read (size, mtime or inode differ
+ * before and after): the bytes copied are a mix of two versions. The caller
+ * throws its partial copy away; a later attempt copies the file again.
+ */
+export class SourceChangedError extends ClientError {
+  readonly code = 'SOURCE_CHANGED' as const;
+  readonly retryable = true;
+  readonly restartFromZero = true as const;
 }
 
 export function isClientError(err: unknown): err is ClientError {

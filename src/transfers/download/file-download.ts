@@ -54,7 +54,7 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
 
   const existing = await statFile(absPath);
   if (existing && existing.size === remote.size) {
-    if (await verify(absPath, job, undefined)) {
+    if (await verify(absPath, job)) {
       job.onResume?.(remote.size);
       job.log.info({ event: 'download.adopted', path: job.file.relPath, bytes: remote.size }, 'file already in place: adopted');
       return 'adopted';
@@ -79,9 +79,12 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     job.log.info({ event: 'download.resumed', path: job.file.relPath, offset }, 'resuming from the partial file');
   }
 
-  // From zero, the source's CRC32 is computed on the way through (4 GB/s on one core: no second read).
+  // From zero, the CRC32 is computed on the bytes as they pass (about 4 GB/s on
+  // one core), and compared with the seedbox's: the copy is never read again.
+  // With no checksum to compare with (a folder, Deluge) it is not computed.
+  const expected = remote.crc32?.toLowerCase();
+  const inline = offset === 0 && expected !== undefined;
   let runningCrc = 0;
-  const inline = offset === 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       const pass = (): void => {
@@ -94,7 +97,13 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     },
   });
   const sink = createWriteStream(part, { flags: offset > 0 ? 'r+' : 'w', start: offset, highWaterMark: 1 << 20, mode: job.fileMode });
-  await pipeline(source, counter, sink, { signal: job.signal });
+  try {
+    await pipeline(source, counter, sink, { signal: job.signal });
+  } catch (err) {
+    // The source changed under the copy: its bytes are a mix of two versions, not a resumable prefix.
+    if ((err as { restartFromZero?: boolean }).restartFromZero) await rm(part, { force: true });
+    throw err;
+  }
 
   const written = (await stat(part)).size;
   if (written !== remote.size) {
@@ -102,9 +111,12 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     if (written > remote.size) await rm(part, { force: true });
     throw new SizeMismatchError(job.file.relPath, remote.size, written);
   }
-  if (!(await verify(part, job, inline ? hex(runningCrc) : undefined))) {
+  // From zero with no checksum (a folder, Deluge), size and the client's own
+  // guard (LocalClient: the source did not change while read) are the check.
+  const verified = offset === 0 ? !inline || hex(runningCrc) === expected : await verify(part, job);
+  if (!verified) {
     await rm(part, { force: true });
-    throw new ChecksumMismatchError(job.file.relPath, 'crc32', remote.crc32 ?? 'source', 'copy');
+    throw new ChecksumMismatchError(job.file.relPath, 'crc32', expected ?? 'source', 'copy');
   }
   // The process umask of a worker cannot be set (Node refuses it in threads): apply UMASK and PUID/PGID here.
   if (job.fileMode !== undefined) await chmod(part, job.fileMode);
@@ -125,20 +137,21 @@ async function makeFolders(dir: string, job: FileJob): Promise<void> {
 }
 
 /**
- * The copy at `path` matches the seedbox's checksum (put.io's CRC32), or the
- * source's bytes (local), or at least its size when neither is known.
- * Hashing runs in the shared pool.
+ * The whole file at `path` (an adopted file, or a copy resumed from a `.part`
+ * whose first bytes were written by an earlier attempt) matches the seedbox's
+ * checksum (put.io's CRC32), or the source's bytes when the source is a file
+ * on this machine; with neither, its size (checked by the caller) is all.
+ * Hashing runs in the shared pool, source and copy at once.
  */
-async function verify(path: string, job: FileJob, sourceCrc: string | undefined): Promise<boolean> {
+async function verify(path: string, job: FileJob): Promise<boolean> {
   const { remote } = job.file;
-  let expected = remote.crc32?.toLowerCase();
-  if (!expected && job.sourcePath) {
-    expected = sourceCrc ?? (await job.hasher({ path: job.sourcePath, algorithms: ['crc32'] })).crc32;
-  }
-  if (!expected) return true;
-  const copy = await job.hasher({ path, algorithms: ['crc32'] });
-  if (copy.bytes !== remote.size) return false;
-  return copy.crc32 === expected;
+  const known = remote.crc32?.toLowerCase();
+  if (!known && !job.sourcePath) return true;
+  const [copy, expected] = await Promise.all([
+    job.hasher({ path, algorithms: ['crc32'] }),
+    known ?? job.hasher({ path: job.sourcePath!, algorithms: ['crc32'] }).then((h) => h.crc32),
+  ]);
+  return copy.bytes === remote.size && copy.crc32 === expected;
 }
 
 async function statFile(path: string): Promise<{ size: number } | undefined> {
