@@ -19,7 +19,6 @@
 // Name of the path contract. DELUGE_MOUNT_DIR and DELUGE_COMPLETED_DIR are
 // that save path, here and on the web.
 import { Readable } from 'node:stream';
-import { contentRangeStart, contentRangeTotal } from '../net/content-range';
 import { checkTorrent } from './torrent-file';
 import { z } from 'zod';
 import type { RemoteFile, RemoteTransfer } from '../model';
@@ -29,8 +28,8 @@ import { DelugeRpc, type RpcCallOptions } from './deluge-rpc';
 import { MountReader, type MountReaderOptions } from './deluge-mount';
 import { DelugeTorrent, StringList, TORRENT_KEYS, TorrentsStatus } from './deluge-schemas';
 import { infoHashFromMagnet, nameFromMagnet } from './magnet';
-import { bodyToReadable } from '../net/body-stream';
-import { errorForStatus, openResponse, type FetchLike } from '../net/http';
+import { rangeGet } from '../net/range-get';
+import { errorForStatus, type FetchLike } from '../net/http';
 import { validate } from '../net/json';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
 import type { Sleep } from '../net/sleep';
@@ -273,51 +272,25 @@ export class DelugeClient implements DownloadClient {
 
   private async fetchOnce(url: string, offset: number, signal?: AbortSignal): Promise<Readable> {
     const operation = 'Deluge download';
-    const headers: Record<string, string> = {};
-    if (offset > 0) headers.Range = `bytes=${offset}-`;
-    if (this.authorization) headers.Authorization = this.authorization;
-    const res = await openResponse({
+    const answer = await rangeGet({
       url,
-      method: 'GET',
-      headers,
+      offset,
       operation,
+      ...(this.authorization ? { headers: { Authorization: this.authorization } } : {}),
       timeoutMs: this.timeoutMs,
+      stallTimeoutMs: this.stallTimeoutMs,
       fetch: this.fetchImpl,
       ...(signal ? { signal } : {}),
     });
-    const discard = (): Promise<void> => res.body?.cancel().catch(() => undefined) ?? Promise.resolve();
-    const body = (): Readable => bodyToReadable(res.body, { operation, stallTimeoutMs: this.stallTimeoutMs, ...(signal ? { signal } : {}) });
-    if (res.status === 206) {
-      const start = contentRangeStart(res.headers.get('content-range'));
-      if (start !== undefined && start !== offset) {
-        await discard();
-        throw new RestartFromZeroError(`${operation}: asked for byte ${offset}, got a range from ${start}`, { operation, offset });
-      }
-      return body();
-    }
-    if (res.status === 200) {
-      if (offset === 0) return body();
-      // The whole file again: appending it to the partial copy would corrupt it.
-      await discard();
-      throw new RestartFromZeroError(`${operation}: the server ignored the range (HTTP 200 to bytes=${offset}-)`, { operation, offset });
-    }
-    await discard();
-    if (res.status === 416) {
-      const total = contentRangeTotal(res.headers.get('content-range'));
-      if (total === offset) return Readable.from([]);
-      throw new RestartFromZeroError(`${operation}: range from byte ${offset} not satisfiable (file has ${total ?? '?'} bytes)`, {
+    if ('bytes' in answer) return answer.bytes;
+    if (answer.status === 404 || answer.status === 410) {
+      throw new NotFoundError(`${operation}: the file is missing under DELUGE_COMPLETED_DIR (HTTP ${answer.status})`, {
         operation,
-        offset,
-      });
-    }
-    if (res.status === 404 || res.status === 410) {
-      throw new NotFoundError(`${operation}: the file is missing under DELUGE_COMPLETED_DIR (HTTP ${res.status})`, {
-        operation,
-        status: res.status,
+        status: answer.status,
       });
     }
     // 401/403: DELUGE_USERNAME/DELUGE_PASSWORD refused by the file server (AuthError).
-    throw errorForStatus(res.status, res.headers, operation);
+    throw errorForStatus(answer.status, answer.headers, operation);
   }
 }
 

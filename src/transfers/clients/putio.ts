@@ -11,7 +11,6 @@
 // - errors are typed; idempotent calls are retried with backoff honouring
 //   Retry-After; nothing is retried that could act twice.
 import { Readable } from 'node:stream';
-import { contentRangeStart, contentRangeTotal } from '../net/content-range';
 import { checkTorrent, MAX_TORRENT_BYTES } from './torrent-file';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest, DownloadClient } from './types';
@@ -35,8 +34,8 @@ import {
 } from './putio-schemas';
 import { isFinishedPutioStatus } from './putio-status';
 import { infoHashFromMagnet } from './magnet';
-import { bodyToReadable } from '../net/body-stream';
-import { errorForStatus, openResponse, type FetchLike } from '../net/http';
+import { rangeGet } from '../net/range-get';
+import { errorForStatus, type FetchLike } from '../net/http';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
 import type { Sleep } from '../net/sleep';
 
@@ -301,50 +300,22 @@ export class PutioClient implements DownloadClient {
     const operation = 'put.io download';
     const { url } = await this.api.get(`/v2/files/${idOf(file.id)}/url`, {}, FileUrlResponse, { signal, retry: 'never' });
     // The link is pre-signed (and may point at another host): no bearer token on it.
-    const res = await openResponse({
+    const answer = await rangeGet({
       url,
-      method: 'GET',
-      headers: offset > 0 ? { Range: `bytes=${offset}-` } : {},
+      offset,
       operation,
       timeoutMs: this.opts.timeoutMs,
+      stallTimeoutMs: this.opts.stallTimeoutMs,
       fetch: this.opts.fetch ?? globalThis.fetch,
       ...(signal ? { signal } : {}),
     });
-    const discard = (): Promise<void> => res.body?.cancel().catch(() => undefined) ?? Promise.resolve();
-    if (res.status === 206) {
-      const start = contentRangeStart(res.headers.get('content-range'));
-      if (start !== undefined && start !== offset) {
-        await discard();
-        throw new RestartFromZeroError(`${operation}: asked for byte ${offset}, got a range from ${start}`, { operation, offset });
-      }
-      return bodyToReadable(res.body, { operation, stallTimeoutMs: this.opts.stallTimeoutMs, ...(signal ? { signal } : {}) });
-    }
-    if (res.status === 200) {
-      if (offset === 0) {
-        return bodyToReadable(res.body, { operation, stallTimeoutMs: this.opts.stallTimeoutMs, ...(signal ? { signal } : {}) });
-      }
-      // The whole file again: appending it to the partial copy would corrupt it.
-      await discard();
-      throw new RestartFromZeroError(`${operation}: the server ignored the range (HTTP 200 to bytes=${offset}-)`, {
-        operation,
-        offset,
-      });
-    }
-    await discard();
-    if (res.status === 416) {
-      const total = contentRangeTotal(res.headers.get('content-range'));
-      if (total === offset) return Readable.from([]);
-      throw new RestartFromZeroError(`${operation}: range from byte ${offset} not satisfiable (file has ${total ?? '?'} bytes)`, {
-        operation,
-        offset,
-      });
-    }
+    if ('bytes' in answer) return answer.bytes;
     // A refused signed link has expired or was revoked; a fresh one may work, and
     // it says nothing about PUTIO_TOKEN (so no auth alert).
-    if (res.status === 401 || res.status === 403) {
-      throw new RemoteError(`${operation}: signed download link refused, HTTP ${res.status}`, { operation, status: res.status });
+    if (answer.status === 401 || answer.status === 403) {
+      throw new RemoteError(`${operation}: signed download link refused, HTTP ${answer.status}`, { operation, status: answer.status });
     }
-    throw errorForStatus(res.status, res.headers, operation);
+    throw errorForStatus(answer.status, answer.headers, operation);
   }
 }
 

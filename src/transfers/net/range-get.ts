@@ -1,0 +1,67 @@
+// GET a file's bytes from `offset` on (`Range: bytes=N-`), and read the answer
+// the way a resume must: the bytes from exactly N, or nothing appended at all.
+// put.io's signed links and Deluge's file server answer alike; only what their
+// other statuses mean differs, so those go back to the caller.
+import { Readable } from 'node:stream';
+import { RestartFromZeroError } from '../clients/errors';
+import { bodyToReadable } from './body-stream';
+import { contentRangeStart, contentRangeTotal } from './content-range';
+import { openResponse, type FetchLike } from './http';
+
+export interface RangeGet {
+  url: string;
+  offset: number;
+  /** Named in errors instead of the URL (signed links carry tokens). */
+  operation: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  /** A body that sends nothing for this long fails (a stalled remote). */
+  stallTimeoutMs: number;
+  fetch: FetchLike;
+  signal?: AbortSignal;
+}
+
+/** The bytes from `offset`, or a status that is not about the range (its body discarded) for the caller to map. */
+export type RangeAnswer = { bytes: Readable } | { status: number; headers: Headers };
+
+export async function rangeGet(req: RangeGet): Promise<RangeAnswer> {
+  const { offset, operation } = req;
+  const res = await openResponse({
+    url: req.url,
+    method: 'GET',
+    headers: { ...req.headers, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) },
+    operation,
+    timeoutMs: req.timeoutMs,
+    fetch: req.fetch,
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+  const discard = (): Promise<void> => res.body?.cancel().catch(() => undefined) ?? Promise.resolve();
+  const bytes = (): RangeAnswer => ({
+    bytes: bodyToReadable(res.body, { operation, stallTimeoutMs: req.stallTimeoutMs, ...(req.signal ? { signal: req.signal } : {}) }),
+  });
+  if (res.status === 206) {
+    const start = contentRangeStart(res.headers.get('content-range'));
+    if (start !== undefined && start !== offset) {
+      await discard();
+      throw new RestartFromZeroError(`${operation}: asked for byte ${offset}, got a range from ${start}`, { operation, offset });
+    }
+    return bytes();
+  }
+  if (res.status === 200) {
+    if (offset === 0) return bytes();
+    // The whole file again: appending it to the partial copy would corrupt it.
+    await discard();
+    throw new RestartFromZeroError(`${operation}: the server ignored the range (HTTP 200 to bytes=${offset}-)`, { operation, offset });
+  }
+  await discard();
+  if (res.status === 416) {
+    const total = contentRangeTotal(res.headers.get('content-range'));
+    // The partial copy is already the whole file.
+    if (total === offset) return { bytes: Readable.from([]) };
+    throw new RestartFromZeroError(`${operation}: range from byte ${offset} not satisfiable (file has ${total ?? '?'} bytes)`, {
+      operation,
+      offset,
+    });
+  }
+  return { status: res.status, headers: res.headers };
+}
