@@ -1,6 +1,7 @@
 // The Supervisor: one worker thread per loop, restarted after a crash, stopped
 // cleanly. It knows nothing of transfers; only loop specs and supervision.
 import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
 import type { Logger } from 'pino';
 import { createLogger, resolveLevel } from '../log';
 import { GaveUpError, StartupError } from './errors';
@@ -34,6 +35,8 @@ export class Supervisor extends EventEmitter {
     this.logger = options.logger ?? createLogger({ level });
     this.onEvent = options.onEvent;
     this.pool = new TaskPool(options.poolThreads);
+    // Process-wide, and read by each isolate as it is created: set before any worker exists.
+    if (options.quietIdleGc ?? true) setFlagsFromString('--no-memory-reducer');
     const pretty = !options.logger && process.stdout.isTTY === true && process.env.HARVESTER_LOG_FORMAT !== 'json';
     const ctx = {
       policy: {
