@@ -5,7 +5,7 @@
 import Table from 'cli-table3';
 import { parseBindAddress } from '../transfers/config';
 import { ago, bytes, eta, plain, rate, duration } from '../http/format';
-import type { LoopsView, TransfersView } from '../http/views';
+import type { LoopsView, TransferView, TransfersView } from '../http/views';
 
 export interface StatusOptions {
   url?: string;
@@ -147,5 +147,22 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, 
     }
     if (t.counts.failed > 10) lines.push(`  … and ${t.counts.failed - 10} more`);
   }
+  // An older daemon sends no `retrying`.
+  const retrying = t.retrying ?? [];
+  if (retrying.length > 0) {
+    lines.push('', `waiting to retry (${retrying.length}${retrying.length >= t.limit ? '+' : ''}; each is tried again by itself${t.maxAttempts ? `, failed for good after ${t.maxAttempts} attempts` : ''}):`);
+    for (const r of retrying.slice(0, 10)) {
+      const attempt = `attempt ${r.attempts}${t.maxAttempts ? ` of ${t.maxAttempts}` : ''} failed`;
+      lines.push(`  ${plain(r.id, 60)}  ${plain(r.name, 60)}: ${attempt}, ${nextAttempt(r)}: ${plain(r.lastError ?? 'no error recorded', Math.max(20, columns - 40))}`);
+    }
+    if (retrying.length > 10) lines.push(`  … and ${retrying.length - 10} more`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** `next attempt in 3m 20s`, from the server's clock (the daemon may run on another machine). */
+function nextAttempt(r: TransferView): string {
+  const inMs = r.nextAttemptInMs ?? (r.nextAttemptAt === null ? null : r.nextAttemptAt - Date.now());
+  if (inMs === null) return 'next attempt not scheduled';
+  return inMs <= 0 ? 'next attempt due now' : `next attempt in ${duration(Math.max(1000, inMs))}`;
 }

@@ -31,6 +31,8 @@ export interface OpsServerOptions {
   outbox?: OutboxSource;
   /** Strings masked in every error text served (the configuration's secrets). */
   secrets?: readonly string[];
+  /** MAX_ATTEMPTS, shown with transfers waiting for a retry. */
+  maxAttempts?: number;
   /** The loop that publishes download progress. */
   downloadLoop?: string;
   /** How often tick metrics and download progress are sampled. Default 1000 ms. */
@@ -80,6 +82,7 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   const ctx: ViewContext = {
     sup, version: o.version, startedAt: Date.now(), state: currentState, secrets: o.secrets ?? [],
     statusTimeoutMs: o.statusTimeoutMs ?? 300, store: o.store, counts, downloads,
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
   };
   if (sup.isStopping) state = 'stopping';
   sup.on('event', onEvent);

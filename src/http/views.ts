@@ -60,6 +60,8 @@ export interface TransferView {
   attempts: number;
   lastError: string | null;
   nextAttemptAt: number | null;
+  /** nextAttemptAt from the server's clock (negative: due); null when none is set. */
+  nextAttemptInMs: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -72,6 +74,13 @@ export interface TransfersView {
   transfers: TransferView[];
   limit: number;
   more: number;
+  /**
+   * Transfers whose last attempt failed and that wait for their next one (queued, attempts > 0,
+   * a next attempt set), whatever states were asked for; at most `limit`, oldest first.
+   */
+  retrying: TransferView[];
+  /** MAX_ATTEMPTS (attempts before a transfer is `failed` for good); null when not known (`run --config`). */
+  maxAttempts: number | null;
 }
 
 export interface ViewContext {
@@ -84,6 +93,8 @@ export interface ViewContext {
   store?: TransfersSource;
   counts?: Cached<Record<TransferState, number>>;
   downloads: DownloadsWatcher;
+  /** MAX_ATTEMPTS of the daemon's configuration. */
+  maxAttempts?: number;
   now?: () => number;
 }
 
@@ -153,16 +164,23 @@ export function parseTransfersQuery(params: URLSearchParams): TransfersQuery | s
 
 export async function transfersView(ctx: ViewContext, q: TransfersQuery = { states: DEFAULT_STATES, limit: 50 }): Promise<TransfersView> {
   const store = ctx.store;
+  const now = (ctx.now ?? Date.now)();
   const counts = store ? await (ctx.counts ? ctx.counts.get() : store.countByState()) : emptyCounts();
   const transfers: TransferView[] = [];
+  const retrying: TransferView[] = [];
   let more = 0;
   if (store) {
     // One indexed query per state (state, created_at, id): no sort, no scan of the rest.
     for (const state of q.states) {
       if (counts[state] === 0) continue;
       const rows = await store.list({ state, limit: q.limit });
-      transfers.push(...rows.map((t) => transferView(t, ctx.secrets)));
+      transfers.push(...rows.map((t) => transferView(t, ctx.secrets, now)));
       more += Math.max(0, counts[state] - rows.length);
+    }
+    // A failed attempt puts a transfer back in `queued` until its backoff ends.
+    if (counts.queued > 0) {
+      const rows = await store.list({ state: 'queued', retrying: true, limit: q.limit });
+      retrying.push(...rows.map((t) => transferView(t, ctx.secrets, now)));
     }
   }
   const live = ctx.downloads.current().active;
@@ -177,10 +195,10 @@ export async function transfersView(ctx: ViewContext, q: TransfersQuery = { stat
     }
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { counts, total, active, transfers, limit: q.limit, more };
+  return { counts, total, active, transfers, limit: q.limit, more, retrying, maxAttempts: ctx.maxAttempts ?? null };
 }
 
-function transferView(t: Transfer, secrets: readonly string[]): TransferView {
+function transferView(t: Transfer, secrets: readonly string[], now: number): TransferView {
   return {
     id: t.id,
     name: t.localName ?? t.name,
@@ -192,6 +210,7 @@ function transferView(t: Transfer, secrets: readonly string[]): TransferView {
     attempts: t.attempts,
     lastError: t.lastError === null ? null : clean(t.lastError, secrets),
     nextAttemptAt: t.nextAttemptAt,
+    nextAttemptInMs: t.nextAttemptAt === null ? null : t.nextAttemptAt - now,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
   };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ev, fixture, removeDir, runCli, tempDir, type CliRun } from '../helpers';
 import { writeRandomFile } from '../helpers/files';
@@ -113,6 +113,38 @@ test('harvester status says no daemon is running, and exits non-zero, when nothi
   assert.equal(s.stdout, '');
   const json = await status({}, ['--url', `http://127.0.0.1:${port}`, '--json']);
   assert.equal(json.code, 3);
+});
+
+test('harvester status shows a transfer whose attempt failed: attempt n of MAX_ATTEMPTS, its error and when the next attempt is', async () => {
+  const dir = tempDir();
+  const env = daemonEnv(dir, { HTTP_TOKEN: TOKEN });
+  writeRandomFile(join(env.LOCAL_SEEDBOX_DIR!, 'Trap', 'e1.mkv'), 1000);
+  // Its Local Layout is a symlink out of DOWNLOAD_DIR: the attempt is refused (and would be each time).
+  mkdirSync(join(dir, 'elsewhere'), { recursive: true });
+  mkdirSync(env.DOWNLOAD_DIR!, { recursive: true });
+  symlinkSync(join(dir, 'elsewhere'), join(env.DOWNLOAD_DIR!, 'Trap'));
+  const run = runCli(['run'], { cwd: dir, env });
+  try {
+    const port = await opsPort(run);
+    const failed = await run.waitForLine(ev('download.failed'), 30_000);
+    assert.equal(failed.outcome, 'retry', 'MAX_ATTEMPTS (default 5) not reached: it will be tried again');
+    const s = await status({ HTTP_BIND: `127.0.0.1:${port}`, HTTP_TOKEN: TOKEN });
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /^transfers: 1 \(queued 1\)$/m);
+    assert.match(s.stdout, /^waiting to retry \(1; each is tried again by itself, failed for good after 5 attempts\):$/m);
+    const line = s.stdout.split('\n').find((l) => l.startsWith('  local:Trap  Trap: '));
+    const m = line && /: attempt 1 of 5 failed, next attempt in (?:(\d+)s|(1)m 00s): .*resolves outside DOWNLOAD_DIR/.exec(line);
+    assert.ok(m, `a line for Trap with its attempt, next attempt and error:\n${s.stdout}`);
+    // The first backoff step is a minute, counted from the failure a moment ago.
+    const seconds = m[2] ? 60 : Number(m[1]);
+    assert.ok(seconds > 30 && seconds <= 60, `next attempt in ${seconds} s`);
+    assert.doesNotMatch(s.stdout, /^failed \(/m, 'not failed for good');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  } finally {
+    run.child.kill('SIGKILL');
+    removeDir(dir);
+  }
 });
 
 test('a daemon whose ops port is taken runs its loops anyway and says why status is unavailable', async () => {

@@ -237,6 +237,50 @@ test('transfer names reach the status page as text, never as markup, and secrets
   }
 });
 
+test('/api/transfers lists the transfers waiting for a retry (not those waiting for disk space), with MAX_ATTEMPTS and the time to their next attempt', async () => {
+  const SECRET = 'putio-secret-fedcba9876543210';
+  const dbDir = tempDir();
+  const dbPath = join(dbDir, 'state.db');
+  const store = new SqliteStore(dbPath);
+  const remote = (remoteId: string) => ({ remoteId, name: `Show.${remoteId}`, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
+  try {
+    for (const id of ['fresh', 'flaky', 'dead', 'waits']) await store.upsertRemote('local', remote(id));
+    // Two failed attempts: queued again, the next one after the second backoff step (2 min).
+    for (let i = 0; i < 2; i++) {
+      await store.recordFailure('local:flaky', new Error(`GET https://api.put.io/v2/files?oauth_token=${SECRET}: socket hang up`), { maxAttempts: 5, retryState: 'queued' });
+    }
+    await store.recordFailure('local:dead', new Error('HTTP 404'), { maxAttempts: 1 });
+    // Put back to wait for disk space, as the downloader does: a next attempt, but no failed attempt.
+    assert.ok(await store.claim('local:waits', 'test', 10_000));
+    assert.ok(await store.transition('local:waits', 'test', 'queued', 'downloading'));
+    assert.ok(await store.transition('local:waits', 'test', 'downloading', 'queued', { release: true, nextAttemptAt: Date.now() + 15_000 }));
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, secrets: [SECRET], maxAttempts: 5, processMetrics: false }, async ({ sup, server }) => {
+      await sup.start();
+      const res = await get(server, '/api/transfers?state=downloading,failed&limit=20');
+      assert.equal(res.status, 200);
+      const api = JSON.parse(res.text);
+      assert.deepEqual(api.transfers.map((t: { id: string }) => t.id), ['local:dead'], 'the states asked for, as before');
+      assert.equal(api.maxAttempts, 5);
+      assert.deepEqual(api.retrying.map((t: { id: string }) => t.id), ['local:flaky'], 'only the one whose attempt failed');
+      const flaky = api.retrying[0];
+      assert.equal(flaky.state, 'queued');
+      assert.equal(flaky.attempts, 2);
+      assert.match(flaky.lastError, /oauth_token=\*\*\*: socket hang up/);
+      assert.ok(!res.text.includes(SECRET), 'no secret in the JSON');
+      // Relative to the server's clock: under the second backoff step (2 min), more than the first (1 min).
+      assert.ok(flaky.nextAttemptInMs > 60_000 && flaky.nextAttemptInMs <= 120_000, `next attempt in ${flaky.nextAttemptInMs} ms`);
+    });
+    // `harvester run --config` has no MAX_ATTEMPTS: null, not a made-up number.
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, processMetrics: false }, async ({ sup, server }) => {
+      await sup.start();
+      assert.equal(JSON.parse((await get(server, '/api/transfers')).text).maxAttempts, null);
+    });
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
 async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<true> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

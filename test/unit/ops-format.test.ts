@@ -91,9 +91,12 @@ const transfers: TransfersView = {
   counts: { pending: 0, queued: 2, downloading: 1, downloaded: 0, imported: 0, seeding: 4, cleaned: 0, failed: 1 } as TransfersView['counts'],
   total: 8,
   active: [{ id: 'local:x', name: 'Big.Movie\u001b[2J.mkv', doneBytes: 512 * 1024 * 1024, totalBytes: 2 * 1024 ** 3, percent: 25, rate: 12 * 1024 * 1024, etaSeconds: 128, startedAt: 0 }],
-  transfers: [{ id: 'local:y', name: 'Broken', state: 'failed', category: null, doneBytes: 0, totalBytes: 10, percent: 0, attempts: 5, lastError: 'HTTP 404', nextAttemptAt: null, createdAt: 0, updatedAt: 0 }],
+  transfers: [{ id: 'local:y', name: 'Broken', state: 'failed', category: null, doneBytes: 0, totalBytes: 10, percent: 0, attempts: 5, lastError: 'HTTP 404', nextAttemptAt: null, nextAttemptInMs: null, createdAt: 0, updatedAt: 0 }],
   limit: 20,
   more: 0,
+  // Its nextAttemptAt is far in the past on purpose: the server's nextAttemptInMs is what counts (clocks differ).
+  retrying: [{ id: 'local:z', name: 'Flaky\u001b[1m.Show', state: 'queued', category: 'tv', doneBytes: 0, totalBytes: 10, percent: 0, attempts: 2, lastError: 'connection reset\u001b[0m', nextAttemptAt: 5, nextAttemptInMs: 200_000, createdAt: 0, updatedAt: 0 }],
+  maxAttempts: 5,
 };
 
 test('harvester status prints loops like pm2 ls, then transfers by state and each download with percent, rate and time left', () => {
@@ -105,7 +108,23 @@ test('harvester status prints loops like pm2 ls, then transfers by state and eac
   assert.match(text, /^transfers: 8 \(queued 2 · downloading 1 · seeding 4 · failed 1\)$/m);
   assert.match(text, /│ Big\.Movie\uFFFD\[2J\.mkv +│ 25\.0% │ 512 MiB \/ 2\.00 GiB │ 12\.0 MiB\/s │ +2m 08s │/);
   assert.match(text, /failed \(1; `harvester retry <id>` queues one again\):\n {2}local:y {2}Broken: HTTP 404/);
+  assert.match(text, /waiting to retry \(1; each is tried again by itself, failed for good after 5 attempts\):\n {2}local:z {2}Flaky\uFFFD\[1m\.Show: attempt 2 of 5 failed, next attempt in 3m 20s: connection reset\uFFFD\[0m$/m);
   assert.ok(!text.includes('\u001b'), 'no escape character reaches the terminal');
+});
+
+test('harvester status shows a transfer waiting for its retry even when its next attempt is due, or MAX_ATTEMPTS is not known', () => {
+  const due = { ...transfers.retrying[0]!, nextAttemptInMs: -1500 };
+  const text = renderStatus({ loops, transfers: { ...transfers, transfers: [], counts: { ...transfers.counts, failed: 0 }, retrying: [due], maxAttempts: null } }, 'http://h', 120);
+  assert.match(text, /^waiting to retry \(1; each is tried again by itself\):$/m);
+  assert.match(text, /^ {2}local:z {2}Flaky\uFFFD\[1m\.Show: attempt 2 failed, next attempt due now: connection reset/m);
+  assert.doesNotMatch(text, /^failed \(/m, 'nothing failed for good: no such section');
+  const soon = renderStatus({ loops, transfers: { ...transfers, retrying: [{ ...due, nextAttemptInMs: 400 }] } }, 'http://h', 120);
+  assert.match(soon, /attempt 2 of 5 failed, next attempt in 1s:/);
+  // A daemon from before `retrying` existed: its answer still renders.
+  const { retrying: _r, maxAttempts: _m, ...older } = transfers;
+  const old = renderStatus({ loops, transfers: older as TransfersView }, 'http://h', 120);
+  assert.doesNotMatch(old, /waiting to retry/);
+  assert.match(old, /local:y {2}Broken: HTTP 404/);
 });
 
 test('the page fragment escapes every remote string it shows', () => {

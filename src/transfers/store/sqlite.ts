@@ -601,6 +601,7 @@ export class SqliteStore implements Store {
       where.push('client = ?');
       params.push(query.client);
     }
+    if (query.retrying) where.push('attempts > 0 AND next_attempt_at IS NOT NULL');
     let sql = `SELECT * FROM transfers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
     if (query.limit !== undefined || query.offset !== undefined) {
       sql += ' LIMIT ? OFFSET ?';

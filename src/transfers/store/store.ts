@@ -50,6 +50,8 @@ export interface UpsertResult {
 export interface ListQuery {
   state?: TransferState | readonly TransferState[];
   client?: ClientKind;
+  /** Only transfers waiting for a retry after a failed attempt (attempts > 0, a next attempt set). */
+  retrying?: boolean;
   limit?: number;
   offset?: number;
 }
