@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
@@ -30,6 +31,19 @@ beat();
 // which is exactly what the supervisor watches for. Unref'd: it never keeps the worker alive.
 const beating = setInterval(beat, data.heartbeatIntervalMs);
 beating.unref();
+
+// Node hands a worker's uncaught exception to the supervisor as a structured
+// clone. A real Error crosses whole; an object that only inherits from
+// Error.prototype (better-sqlite3's SqliteError) crosses as its enumerable own
+// properties alone, its message and stack lost ("[object Object]"). Make them
+// enumerable before Node serializes it; loop-handle.ts rebuilds the Error.
+process.on('uncaughtExceptionMonitor', (err: unknown) => {
+  if (!(err instanceof Error) || types.isNativeError(err)) return;
+  for (const key of ['name', 'message', 'stack'] as const) {
+    const value = err[key];
+    if (typeof value === 'string') Object.defineProperty(err, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+});
 
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
 const log = createLogger({ level: data.logLevel, pretty: data.pretty === true }).child({ operation: data.name });

@@ -276,7 +276,7 @@ export class LoopHandle {
     worker.on('online', () => { if (!waitForGo) this.markStarted(inc); });
     worker.on('message', (m: WorkerMessage) => this.onMessage(inc, m));
     worker.on('error', (err: unknown) => {
-      const error = err instanceof Error ? err : new LoopExitError(`worker error: ${String(err)}`);
+      const error = fromWorkerError(err);
       inc.error ??= error;
       if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') inc.oom = true;
     });
@@ -439,4 +439,20 @@ const BOOT_TIMEOUT_MS = 30_000;
 /** The worker beats four times per timeout, so one late beat is never a hang. */
 export function heartbeatInterval(heartbeatTimeoutMs: number): number {
   return Math.max(10, Math.floor(heartbeatTimeoutMs / 4));
+}
+
+/**
+ * What a worker's `error` event carries, as an Error: an object that was not a
+ * real Error in the worker (worker-entry.ts made its fields enumerable) is
+ * rebuilt with its name, message, stack and code.
+ */
+function fromWorkerError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  const o = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+  if (typeof o.message !== 'string') return new LoopExitError(`worker error: ${String(err)}`);
+  const error = new Error(o.message) as Error & { code?: unknown };
+  if (typeof o.name === 'string') error.name = o.name;
+  if (typeof o.stack === 'string') error.stack = o.stack;
+  if (typeof o.code === 'string' || typeof o.code === 'number') error.code = o.code;
+  return error;
 }

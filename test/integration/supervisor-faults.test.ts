@@ -59,6 +59,24 @@ test('a thrown string is still logged readably, with a stack', () =>
     assert.ok(crash.err.stack && crash.err.stack.length > 0);
   }));
 
+// better-sqlite3's SqliteError is not a real Error object: Node's worker error
+// serialization turned it into "[object Object]" with its message lost.
+test('an error that only looks like an Error (better-sqlite3\'s SqliteError) keeps its name, message, code and stack', () =>
+  crashAndRecover('throw-error-like', (log) => {
+    const crash = log.of('loop.crashed')[0]!;
+    assert.equal(crash.err.name, 'SqliteError');
+    assert.equal(crash.err.message, 'database is locked');
+    assert.equal((crash.err as { code?: string }).code, 'SQLITE_BUSY');
+    assert.match(crash.err.stack ?? '', /faulty\.js/);
+  }));
+
+test('the same error thrown from a timer (an uncaught exception in the worker) keeps its message too', () =>
+  crashAndRecover('timer-throw-error-like', (log) => {
+    const crash = log.of('loop.crashed')[0]!;
+    assert.match(crash.err.message, /database disk image is malformed/);
+    assert.equal((crash.err as { code?: string }).code, 'SQLITE_CORRUPT');
+  }));
+
 test('process.exit(3) inside a loop is loop.exited with code 3 and reason crashed', () =>
   crashAndRecover('exit', (log) => {
     const exited = log.of('loop.exited')[0]!;
