@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { defineLoop } from '../src/loop';
 import { cleanupDecisions, cleanupOff } from '../src/transfers/cleanup';
-import { openDaemon, type Daemon } from './support/daemon';
+import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
 let daemon: Daemon;
 const LEASE_MS = 30_000;
@@ -16,7 +16,7 @@ export default defineLoop({
     const off = cleanupOff(daemon.config);
     if (off) ctx.log.info({ event: 'cleanup.off', reason: off }, `local cleanup is off (${off})`);
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     const { store, owner, config } = daemon;
     const now = Date.now();
     if (config.retentionMs !== null) {
@@ -41,5 +41,5 @@ export default defineLoop({
         await store.releaseClaim(d.transfer.id, owner);
       }
     }
-  },
+  }),
 });

@@ -3,7 +3,7 @@
 // across ticks; each tick only claims more work while slots are free.
 import { defineLoop } from '../src/loop';
 import { Downloader } from '../src/transfers/download/downloader';
-import { openDaemon } from './support/daemon';
+import { daemonTick, openDaemon } from './support/daemon';
 
 let downloader: Downloader;
 
@@ -31,8 +31,8 @@ export default defineLoop({
     // LIFO: downloads settle (keeping their .part files) before the store closes.
     ctx.defer(() => downloader.drain());
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     await downloader.fill();
     ctx.setStatus({ active: downloader.progress() });
-  },
+  }),
 });

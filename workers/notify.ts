@@ -5,7 +5,7 @@
 import { defineLoop } from '../src/loop';
 import type { Notification as Queued } from '../src/transfers/model';
 import { classifyFailure, notifyTargets, sendNotification, targetName, type Notification, type NotifyTarget } from '../src/transfers/notifiers';
-import { openDaemon, type Daemon } from './support/daemon';
+import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
 let daemon: Daemon;
 let targets: NotifyTarget[] = [];
@@ -25,7 +25,7 @@ export default defineLoop({
     daemon = await openDaemon(ctx);
     targets = notifyTargets({ discordWebhookUrl: daemon.config.discordWebhookUrl ?? undefined, webhookUrl: daemon.config.webhookUrl ?? undefined });
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     const { store, owner } = daemon;
     for (const n of await store.claimNotifications(owner, 20, LEASE_MS)) {
       const p = (n.payload ?? {}) as Payload;
@@ -49,5 +49,5 @@ export default defineLoop({
         ctx.log.warn({ event: 'notification.failed', id: n.id, kind: n.event, target: targetName(target), outcome, err }, `sending ${n.event} to the ${targetName(target)} failed`);
       }
     }
-  },
+  }),
 });

@@ -2,7 +2,7 @@
 // every one (status, progress, ratio), and mark finished ones `queued`.
 import { defineLoop, type LoopContext } from '../src/loop';
 import type { RemoteTransfer } from '../src/transfers/model';
-import { openDaemon, type Daemon } from './support/daemon';
+import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
 import { AuthError } from '../src/transfers/clients/errors';
 import { clearAlert, raiseAlert } from '../src/transfers/alerts';
@@ -38,7 +38,7 @@ export default defineLoop({
   async setup(ctx) {
     daemon = await openDaemon(ctx);
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     const { client, store } = daemon;
     const remotes = await remoteCall(ctx.log, 'seedbox.list-failed', 'listing the seedbox failed', () => client.listTransfers(ctx.signal),
       async (err) => {
@@ -61,5 +61,5 @@ export default defineLoop({
       }
     }
     ctx.setStatus({ listed: remotes.length, queued });
-  },
+  }),
 });

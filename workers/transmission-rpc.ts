@@ -14,7 +14,7 @@ import { formatBindAddress } from '../src/transfers/config';
 import { newSessionId, type Credentials } from '../src/transfers/transmission/auth';
 import { createRpcServer } from '../src/transfers/transmission/http';
 import { RpcState, sampleRates, type RpcContext } from '../src/transfers/transmission/methods';
-import { openDaemon } from './support/daemon';
+import { confirmWorking, openDaemon } from './support/daemon';
 
 let server: Server | undefined;
 let state: RpcState | undefined;
@@ -101,6 +101,7 @@ export default defineLoop({
       try {
         await listen();
         listening();
+        await confirmWorking(ctx);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;

@@ -4,7 +4,7 @@
 import { defineLoop } from '../src/loop';
 import { ArrClient } from '../src/transfers/arr';
 import { recordedPath } from '../src/transfers/layout';
-import { openDaemon, type Daemon } from './support/daemon';
+import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
 
 let daemon: Daemon;
@@ -23,7 +23,7 @@ export default defineLoop({
     ];
     if (arrs.length === 0) ctx.log.info({ event: 'arr.none' }, 'no Sonarr/Radarr configured: downloaded transfers count as imported');
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     const { store, owner } = daemon;
     for (const t of await store.list({ state: 'downloaded' })) {
       if (ctx.signal.aborted) return;
@@ -50,5 +50,5 @@ export default defineLoop({
       });
       if (moved) ctx.log.info({ event: 'transfer.imported', transferId: t.id, name: t.localName ?? t.name, by }, `"${t.localName ?? t.name}" imported (${by})`);
     }
-  },
+  }),
 });

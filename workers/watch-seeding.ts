@@ -5,7 +5,7 @@
 import { defineLoop } from '../src/loop';
 import { NotFoundError } from '../src/transfers/clients/errors';
 import { seedLimitReached } from '../src/transfers/transmission/seed-limits';
-import { openDaemon, type Daemon } from './support/daemon';
+import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 import { remoteCall } from './support/remote-call';
 
 let daemon: Daemon;
@@ -15,7 +15,7 @@ export default defineLoop({
   async setup(ctx) {
     daemon = await openDaemon(ctx);
   },
-  async tick(ctx) {
+  tick: daemonTick(async (ctx) => {
     const { store, owner, client, config } = daemon;
     for (const t of await store.list({ state: 'imported' })) {
       if (await store.claim(t.id, owner, LEASE_MS)) await store.transition(t.id, owner, 'imported', 'seeding', { release: true });
@@ -49,5 +49,5 @@ export default defineLoop({
       ctx.log.info({ event: 'transfer.cleaned', transferId: t.id, name: t.name, ratio: t.remoteRatio ?? null, limit, by: verdict.by },
         `"${t.name}" removed from the seedbox (${verdict.by} limit reached, ratio ${t.remoteRatio ?? 0})`);
     }
-  },
+  }),
 });

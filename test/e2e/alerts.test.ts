@@ -119,7 +119,7 @@ test('a loop that gives up sends one alert.loop-gave-up, not one per restart of 
     assert.equal(rows.length, 1, 'the same incident: nothing new queued');
     assert.ok(rows[0]!.sent_at !== null, 'sent by notify while the loop was failing again');
 
-    // 3. Fixed: the loop works again after a restart, the transfer moves on, nothing more is sent about it.
+    // 3. Fixed: the loop works again after a restart, the transfer moves on, and the incident is resolved.
     const fix = new Database(dbPath);
     fix.exec('DROP TRIGGER refuse_imported');
     fix.close();
@@ -127,17 +127,19 @@ test('a loop that gives up sends one alert.loop-gave-up, not one per restart of 
     runs.push(third);
     await third.waitForLine(ev('transfer.imported'), 30_000);
     await third.waitForLine(ev('supervisor.ready'), 30_000);
+    await third.waitForLine(ev('loop.recovered', { operation: 'watch-imported' }), 30_000);
     await waitUntil(() => queryDb(dbPath, (d) => (d.prepare('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL').get() as { n: number }).n === 0),
       15_000, 'the outbox drained');
     third.child.kill('SIGTERM');
     assert.equal((await third.exited).code, 0);
     assert.ok(third.lines.every((l) => l.event !== 'loop.crashed'), 'no crash once fixed');
 
+    assert.ok(third.lines.every((l) => l.event !== 'loop.recovered' || l.operation === 'watch-imported'), 'only the loop that gave up is resolved');
+
     const alerts = hooks.received.map((r) => r.json as { id: string; event: string; state: string; name: string; error: string })
       .filter((a) => a.event === 'alert.loop-gave-up');
-    assert.equal(alerts.length, 1, `one alert.loop-gave-up for two give-ups: ${JSON.stringify(alerts)}`);
-    assert.equal(alerts[0]!.name, 'watch-imported');
-    assert.equal(alerts[0]!.state, 'firing');
+    assert.deepEqual(alerts.map((a) => [a.name, a.state]), [['watch-imported', 'firing'], ['watch-imported', 'resolved']],
+      `one alert for two give-ups, then its recovery: ${JSON.stringify(alerts)}`);
     assert.match(alerts[0]!.error, /gave up after 5 restarts in 60000 ms/);
   } finally {
     for (const run of runs) run.child.kill('SIGKILL');

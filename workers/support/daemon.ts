@@ -5,6 +5,7 @@ import type { LoopContext } from '../../src/loop';
 import { loadConfig, type Config } from '../../src/transfers/config';
 import { createClient } from '../../src/transfers/clients/create';
 import type { DownloadClient } from '../../src/transfers/clients/types';
+import { clearAlert } from '../../src/transfers/alerts';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import type { Store } from '../../src/transfers/store/store';
 
@@ -24,5 +25,31 @@ export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
   // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
   const released = await store.releaseClaimsOf(owner);
   if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);
-  return { config, store, client: createClient(config), owner };
+  opened = { config, store, client: createClient(config), owner };
+  return opened;
+}
+
+/** One loop per worker thread: the daemon this worker opened. */
+let opened: Daemon | undefined;
+let working = false;
+
+/**
+ * The loop works again: an open alert.loop-gave-up about it (raised by the
+ * main thread when an earlier process gave it up) is resolved, once per worker.
+ * Called after a tick that ended without an error, or when a service is up.
+ */
+export async function confirmWorking(ctx: LoopContext<unknown>): Promise<void> {
+  if (working || !opened || ctx.signal.aborted) return;
+  working = true;
+  if (await clearAlert(opened.store, 'alert.loop-gave-up', ctx.name)) {
+    ctx.log.info({ event: 'loop.recovered' }, `${ctx.name} works again: its gave-up alert is resolved`);
+  }
+}
+
+/** A daemon loop's tick, followed by confirmWorking once it has ended without an error. */
+export function daemonTick(tick: (ctx: LoopContext<unknown>) => Promise<void>): (ctx: LoopContext<unknown>) => Promise<void> {
+  return async (ctx) => {
+    await tick(ctx);
+    await confirmWorking(ctx);
+  };
 }
