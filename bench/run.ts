@@ -1,10 +1,12 @@
-// `npm run bench [-- --quick] [-- --only=spawn,restart,fleet,lateness,logs] [-- --out=FILE]`
+// `npm run bench [-- --quick] [-- --only=spawn,restart,fleet,lateness,logs,download-local,download-http,verify,rate-cap] [-- --out=FILE]`
+// (`--only=download` selects download-local, download-http and rate-cap.)
 //
-// Runs every figure of the benchmark issue (supervisor part) against its peer,
+// Runs every figure of the benchmark issue against its peer,
 // each measured thing in a fresh child process (bench/scenarios/*), harvester
 // and peer interleaved run by run (ABAB...) so that both see the same machine,
 // and writes bench/RESULTS.md. Each figure is the median of several runs with
 // their min and max. See bench/README.md for the method and the findings.
+import { spawnSync } from 'node:child_process';
 import { cpSync, createReadStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
@@ -13,11 +15,15 @@ import { WORKER_ENTRY } from '../src/supervisor/loop-handle';
 import { runChild, useScenarioDir, type ChildOptions } from './lib/child';
 import { fmt, load, machine, table, type Row } from './lib/report';
 import { median, percentile, summarize } from './lib/stats';
+import { equal, makeSet, MIXED, MiB, saveSet, type DataSet, type Group } from './lib/dataset';
+import type { DownloadResult } from './scenarios/download';
+import type { VerifyResult } from './scenarios/verify';
 
 const ROOT = join(__dirname, '..', '..');
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const ALIASES: Record<string, string[]> = { download: ['download-local', 'download-http', 'rate-cap'] };
+const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').flatMap((n) => ALIASES[n] ?? [n]);
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? join(ROOT, 'bench', 'RESULTS.md');
 
 const CFG = quick
@@ -27,6 +33,11 @@ const CFG = quick
     fleet: { runs: 1, loops: 100, settleMs: 1000, seconds: 10, processRuns: 1, processLoops: 20, noReducerRuns: 0 },
     lateness: { runs: 1, loops: 100, intervalMs: 100, seconds: 3, warmupMs: 500 },
     logs: { runs: 1, loops: 8, lines: 10_000 },
+    data: { mixedMiB: 256, verifyMiB: 256, capMiB: 48 },
+    download: { runs: 3 },
+    http: { runs: 3 },
+    verify: { runs: 3 },
+    rateCap: { runs: 1, rate: '20M' },
   }
   : {
     spawn: { runs: 7, iterations: 5, unbundledRuns: 7 },
@@ -34,6 +45,11 @@ const CFG = quick
     fleet: { runs: 3, loops: 100, settleMs: 3000, seconds: 30, processRuns: 3, processLoops: 100, noReducerRuns: 2 },
     lateness: { runs: 5, loops: 100, intervalMs: 100, seconds: 10, warmupMs: 1000 },
     logs: { runs: 3, loops: 8, lines: 50_000 },
+    data: { mixedMiB: 1024, verifyMiB: 1024, capMiB: 200 },
+    download: { runs: 5 },
+    http: { runs: 5 },
+    verify: { runs: 5 },
+    rateCap: { runs: 3, rate: '20M' },
   };
 
 const rows: Row[] = [];
@@ -293,16 +309,144 @@ async function logsFigure(): Promise<void> {
   details.push(`- **log throughput**: ${c.loops} x ${c.lines} lines per run, counted (unique \`operation\`+\`seq\`) in the file the child's stdout went to. pino (the runtime's logger, synchronous writes to fd 1): ${lost(h)}; console.log (forwarded by each worker to the main thread): ${lost(p)}. Seconds per run, pino: ${list(h.map((r) => r.seconds))}; console.log: ${list(p.map((r) => r.seconds))}.${[...h, ...p].every((r) => r.readyBeforeStart) ? '' : ' Some loops were not ready before the common start instant: that run is slower than it should be.'}`);
 }
 
+// ------------------------------------------------- download and verification
+// The files are made once per bench run, under os.tmpdir() (the repository's
+// disk here, not a tmpfs: the destinations are on the same filesystem), and
+// stay page-cached: both sides of each figure read the same cached source.
+
+let dataRoot: string | undefined;
+const sets = new Map<string, { set: DataSet; manifest: string }>();
+
+/** The named set, made on first use (sizes and bytes from `seed`). */
+function dataSet(name: string, mib: number, groups: Group[], seed: number): { set: DataSet; manifest: string } {
+  let s = sets.get(name);
+  if (s) return s;
+  if (!dataRoot) {
+    dataRoot = mkdtempSync(join(tmpdir(), 'harvester-bench-data-'));
+    const root = dataRoot;
+    process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  const t0 = Date.now();
+  const set = makeSet(dataRoot, name, mib * MiB, groups, seed);
+  s = { set, manifest: saveSet(set) };
+  sets.set(name, s);
+  flush();
+  progress(`made ${name}: ${set.files.length} files, ${fmt(set.totalBytes / MiB)} MiB in ${Date.now() - t0} ms (written back to disk; stays page-cached)`);
+  return s;
+}
+
+const mixedSet = (): { set: DataSet; manifest: string } => dataSet('bench-set', CFG.data.mixedMiB, MIXED, 1);
+
+/**
+ * `sync` before every child: the source's pages are clean, and no write-back of a
+ * previous run's copy (each child deletes its copy) falls into the next run.
+ */
+function flush(): void {
+  spawnSync('sync', { stdio: 'ignore' });
+}
+
+async function flushed<T>(run: () => Promise<T>): Promise<T> {
+  flush();
+  return run();
+}
+
+/** `df -T` of os.tmpdir(): device and type of the filesystem the transfer figures copy on. */
+function filesystem(): string {
+  const out = spawnSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).stdout?.trim().split('\n')[1]?.split(/\s+/);
+  return out && out.length >= 2 ? `${out[0]}, ${out[1]}` : 'filesystem unknown';
+}
+
+const sizeText = (mib: number): string => (mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`);
+const quickNote = (mib: number, full: number): string => (quick && mib !== full ? ` (quick: ${sizeText(mib)}, not ${sizeText(full)})` : '');
+
+function shape(set: DataSet): string {
+  const groups = new Map<string, number[]>();
+  for (const f of set.files) {
+    const g = f.path.split('/').length > 2 ? f.path.split('/')[1]! : 'files';
+    groups.set(g, [...(groups.get(g) ?? []), f.size]);
+  }
+  return [...groups].map(([g, sizes]) => `${sizes.length} ${g} (${fmt(Math.min(...sizes) / MiB)}-${fmt(Math.max(...sizes) / MiB)} MiB)`).join(', ');
+}
+
+async function downloadLocalFigure(): Promise<void> {
+  const c = CFG.download;
+  const { set, manifest } = mixedSet();
+  progress(`local download: ${fmt(set.totalBytes / MiB)} MiB in ${set.files.length} files, ${c.runs} runs of harvester (LocalClient + Downloader) and cp -r`);
+  const { a: h, b: p } = await interleave(c.runs,
+    () => flushed(() => child<DownloadResult>('download', 'harvester', { via: 'local', manifest })),
+    () => flushed(() => child<DownloadResult>('download', 'cp', { manifest })));
+  const hr = h.map((r) => r.mibps);
+  const pr = p.map((r) => r.mibps);
+  const ratio = ratioOf(hr, pr);
+  rows.push({
+    figure: `local download: ${sizeText(CFG.data.mixedMiB)} in ${set.files.length} files of mixed sizes${quickNote(CFG.data.mixedMiB, 1024)}, queued to downloaded (MiB/s, higher is better)`,
+    harvester: summarize(hr), peerName: '`cp -r` of the same files (spawn to exit)', peer: summarize(pr), unit: 'MiB/s', ratio,
+    target: '>= 0.9x cp', met: ratio >= 0.9,
+  });
+  details.push(`- **local download**: ${shape(set)}; MAX_PARALLEL ${h[0]?.maxParallel}. Source and copies under ${tmpdir()} (${filesystem()}), the source page-cached for both sides. Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; cp: ${list(p.map((r) => r.ms / 1000))}. Harvester's process CPU during the download (all threads: main, hash pool, libuv): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
+}
+
+async function downloadHttpFigure(): Promise<void> {
+  const c = CFG.http;
+  const { set, manifest } = mixedSet();
+  progress(`HTTP download on loopback: ${fmt(set.totalBytes / MiB)} MiB in ${set.files.length} files, ${c.runs} runs of harvester (PutioClient + Downloader) and curl`);
+  const { a: h, b: p } = await interleave(c.runs,
+    () => flushed(() => child<DownloadResult>('download', 'harvester', { via: 'putio', manifest })),
+    () => flushed(() => child<DownloadResult>('download', 'curl', { manifest })));
+  const hr = h.map((r) => r.mibps);
+  const pr = p.map((r) => r.mibps);
+  const ratio = ratioOf(hr, pr);
+  rows.push({
+    figure: `HTTP download on loopback: the same ${sizeText(CFG.data.mixedMiB)} from a put.io-style Range-capable server, queued to downloaded (MiB/s, higher is better)`,
+    harvester: summarize(hr), peerName: `\`curl\`, one process, every URL, \`--parallel-max ${p[0]?.maxParallel}\` (spawn to exit)`, peer: summarize(pr), unit: 'MiB/s', ratio,
+    target: '>= 0.9x curl', met: ratio >= 0.9,
+  });
+  details.push(`- **HTTP download**: the same files from bench/peers/putio-server.ts (its own process, reading the page-cached files). Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; curl: ${list(p.map((r) => r.ms / 1000))}. Harvester's process CPU during the download (all threads): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
+}
+
+async function verifyFigure(): Promise<void> {
+  const c = CFG.verify;
+  const { set, manifest } = dataSet('verify-set', CFG.data.verifyMiB, equal(8), 2);
+  progress(`verification: CRC32 + SHA-256 of ${fmt(set.totalBytes / MiB)} MiB in ${set.files.length} files, ${c.runs} runs through the pool and in one thread`);
+  const { a: h, b: p } = await interleave(c.runs,
+    () => flushed(() => child<VerifyResult>('verify', 'pool', { manifest })),
+    () => flushed(() => child<VerifyResult>('verify', 'thread', { manifest })));
+  const hr = h.map((r) => r.mibps);
+  const pr = p.map((r) => r.mibps);
+  const ratio = ratioOf(hr, pr);
+  rows.push({
+    figure: `verification: CRC32 + SHA-256 of ${sizeText(CFG.data.verifyMiB)} in ${set.files.length} files${quickNote(CFG.data.verifyMiB, 1024)}, all submitted at once to the piscina pool (MiB/s, higher is better)`,
+    harvester: summarize(hr), peerName: 'the same task function in one thread, file after file', peer: summarize(pr), unit: 'MiB/s', ratio,
+    target: `>= 1.7x on 2 cores (this machine: ${machine().cores})`, met: ratio >= 1.7,
+  });
+  const cold = h.map((r) => r.bytes / MiB / ((r.ms + r.startMs) / 1000));
+  details.push(`- **verification**: seconds by run, pool (${h[0]?.threads} threads, started before the clock): ${list(h.map((r) => r.ms / 1000))}; one thread: ${list(p.map((r) => r.ms / 1000))}. Starting the pool's threads (a cold pool, as after piscina's 30 s idle timeout) took ${list(h.map((r) => r.startMs), 0)} ms; counting it, the pool's median is ${fmt(median(cold))} MiB/s, ${fmt(median(cold) / median(pr), 2)}x the one thread.`);
+}
+
+async function rateCapFigure(): Promise<void> {
+  const c = CFG.rateCap;
+  const { set, manifest } = dataSet('cap-set', CFG.data.capMiB, equal(4, 'c'), 3);
+  progress(`MAX_DOWNLOAD_RATE=${c.rate}: ${fmt(set.totalBytes / MiB)} MiB in ${set.files.length} files over loopback HTTP, ${c.runs} runs`);
+  const runs: DownloadResult[] = [];
+  for (let i = 0; i < c.runs; i++) runs.push(await flushed(() => child<DownloadResult>('download', 'harvester', { via: 'putio', manifest, rate: c.rate })));
+  const cap = runs[0]!.cap!;
+  const burst = cap / 10;
+  const flow = runs.map((r) => r.flowRate! / MiB);
+  const ratios = runs.map((r) => r.flowRate! / cap);
+  // The lead is measured to within one sample (sampleMs of the cap).
+  const leadOk = runs.every((r) => r.maxLead! <= burst + (cap * r.sampleMs!) / 1000);
+  rows.push({
+    figure: `MAX_DOWNLOAD_RATE=${c.rate}: aggregate rate of ${set.files.length} parallel files (${sizeText(CFG.data.capMiB)}) over loopback HTTP, after the first ${runs[0]!.settleMs} ms (MiB/s)`,
+    harvester: summarize(flow), peerName: `the cap: ${c.rate} as the daemon parses it`, peerText: `${fmt(cap / MiB)} MiB/s (${cap} B/s)`, unit: 'MiB/s',
+    ratio: median(flow) / (cap / MiB), target: '0.9x-1.02x of the cap in every run, never ahead of it by more than its burst', met: leadOk && ratios.every((x) => x >= 0.9 && x <= 1.02),
+  });
+  details.push(`- **rate cap**: ratio to the cap by run: ${list(ratios, 3)}. Most bytes ever ahead of the cap's line from the first byte: ${list(runs.map((r) => r.maxLead! / MiB))} MiB (the limiter's burst, 0.1 s of the cap: ${fmt(burst / MiB)} MiB; measured to within ${runs[0]!.sampleMs} ms of the cap). Highest rate over any 1 s window (the burst included): ${list(runs.map((r) => r.maxWindowRate! / MiB))} MiB/s. Whole transfer, queued to downloaded (listing and the burst included), MiB/s: ${list(runs.map((r) => r.mibps))}.`);
+}
+
 const FIGURES: Record<string, () => Promise<void>> = {
   spawn: spawnFigure, restart: restartFigure, fleet: fleetFigures, lateness: latenessFigure, logs: logsFigure,
+  'download-local': downloadLocalFigure, 'download-http': downloadHttpFigure, verify: verifyFigure, 'rate-cap': rateCapFigure,
 };
-
-function notMeasured(): void {
-  rows.push(
-    { figure: 'download throughput (local client, HTTP with resume)', text: 'not measured yet', peerName: '`cp` / `curl`', unit: '', target: '-' },
-    { figure: 'verification throughput: CRC32 + SHA-256 through the shared pool', text: 'not measured yet', peerName: '`zlib.crc32` / `crypto` in one thread', unit: '', target: '-' },
-  );
-}
 
 function write(): void {
   const m = machine();
@@ -364,11 +508,12 @@ async function main(): Promise<void> {
   const snap = snapshot();
   process.on('exit', () => rmSync(snap, { recursive: true, force: true }));
   progress(`${quick ? 'quick' : 'full'} run; worker entry ${basename(WORKER_ENTRY)}; children run from ${snap}`);
+  const unknown = only?.filter((n) => !(n in FIGURES));
+  if (unknown?.length) throw new Error(`unknown figure(s) ${unknown.join(', ')}; known: ${[...Object.keys(FIGURES), ...Object.keys(ALIASES)].join(', ')}`);
   for (const [name, run] of Object.entries(FIGURES)) {
     if (only && !only.includes(name)) continue;
     await run();
   }
-  notMeasured();
   write();
   process.stdout.write(`${table(rows)}\n`);
 }

@@ -8,6 +8,8 @@ export interface Row {
   harvester?: Summary;
   peerName: string;
   peer?: Summary;
+  /** Shown instead of a peer Summary (e.g. a configured value rather than a measured one). */
+  peerText?: string;
   unit: string;
   /** harvester / peer, from the medians; undefined when not meaningful. */
   ratio?: number;
@@ -70,7 +72,7 @@ export function table(rows: Row[]): string {
       continue;
     }
     const met = r.met === undefined ? '-' : r.met ? 'yes' : '**no**';
-    out.push(`| ${r.figure} | ${cell(r.harvester, r.unit)} | ${r.peerName} | ${cell(r.peer, r.unit)} | ${r.ratio === undefined ? '-' : `${fmt(r.ratio, 2)}x`} | ${r.target} | ${met} |`);
+    out.push(`| ${r.figure} | ${cell(r.harvester, r.unit)} | ${r.peerName} | ${r.peer ? cell(r.peer, r.unit) : r.peerText ?? '-'} | ${r.ratio === undefined ? '-' : `${fmt(r.ratio, 2)}x`} | ${r.target} | ${met} |`);
   }
   return out.join('\n');
 }

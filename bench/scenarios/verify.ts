@@ -1,0 +1,63 @@
+// Verification figure: CRC32 and SHA-256 of every file of a set (8 files),
+//   pool:   through the piscina TaskPool (src/supervisor/host.ts, the real
+//           workers/tasks/hash.ts, as many threads as cores), all files
+//           submitted at once. The pool's threads are started first, untimed
+//           (one 1-byte task per thread), as in a daemon that hashed in the
+//           last 30 s (piscina's idle timeout); that start is reported apart
+//           (`startMs`), for the cold case;
+//   thread: the same task function called in this thread, one file after the
+//           other.
+// Both check every CRC32 against the set's manifest after the clock stops.
+import { TaskPool } from '../../src/supervisor/host';
+import hash, { type HashOutput } from '../../workers/tasks/hash';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { now } from '../lib/clock';
+import { runScenario, scenarioArgs } from '../lib/child-main';
+import { loadSet, MiB } from '../lib/dataset';
+
+const { mode, params } = scenarioArgs();
+
+export interface VerifyResult {
+  bytes: number;
+  files: number;
+  ms: number;
+  mibps: number;
+  threads: number;
+  /** pool: starting its threads (a first 1-byte task on each), before the timed part. */
+  startMs: number;
+}
+
+runScenario(async () => {
+  const set = loadSet(params.manifest ?? '');
+  const inputs = set.files.map((f) => ({ path: join(set.parent, f.path), algorithms: ['crc32', 'sha256'] as Array<'crc32' | 'sha256'> }));
+  let out: HashOutput[];
+  let threads = 1;
+  let startMs = 0;
+  let ms: number;
+  if (mode === 'pool') {
+    const pool = new TaskPool();
+    const w0 = now();
+    const first = inputs[0]!;
+    await Promise.all(Array.from({ length: availableParallelism() }, () => pool.runTask('hash', { ...first, start: 0, end: 0 })));
+    startMs = now() - w0;
+    const t0 = now();
+    out = await Promise.all(inputs.map((input) => pool.runTask<HashOutput>('hash', input)));
+    ms = now() - t0;
+    threads = pool.threads;
+    await pool.close();
+  } else if (mode === 'thread') {
+    out = [];
+    const t0 = now();
+    for (const input of inputs) out.push(await hash(input));
+    ms = now() - t0;
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  set.files.forEach((f, i) => {
+    const r = out[i]!;
+    if (r.bytes !== f.size || r.crc32 !== f.crc32 || !r.sha256) throw new Error(`${f.path}: hashed ${r.bytes} bytes, crc32 ${r.crc32}, expected ${f.size} / ${f.crc32}`);
+  });
+  const bytes = set.totalBytes;
+  return { bytes, files: set.files.length, ms, mibps: bytes / MiB / (ms / 1000), threads, startMs } satisfies VerifyResult;
+});
