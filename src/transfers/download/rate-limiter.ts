@@ -4,18 +4,18 @@
 // goes into debt and the next taker waits it off, so any chunk size works.
 export class RateLimiter {
   private tokens = 0;
-  private last: number;
+  /** Time of the last take; unset until the first, so time before it fills nothing. */
+  private last: number | undefined;
   private readonly burst: number;
 
   constructor(private readonly bytesPerSecond: number, private readonly now: () => number = () => performance.now()) {
     this.burst = bytesPerSecond / 10;
-    this.last = this.now();
   }
 
   /** Resolves when `bytes` may pass; rejects with the signal's reason on abort. */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.bytesPerSecond) / 1000);
+    this.tokens = Math.min(this.burst, this.tokens + ((t - (this.last ?? t)) * this.bytesPerSecond) / 1000);
     this.last = t;
     this.tokens -= bytes;
     if (this.tokens >= 0) return;

@@ -1,9 +1,21 @@
 // A counting semaphore for MAX_PARALLEL file downloads across transfers.
 // Twenty lines of our own: p-limit is ESM-only and binds one function per
 // limiter, while here slots are held across awaits of several calls.
+interface Waiter {
+  wake(): void;
+  fail(reason: unknown): void;
+  signal: AbortSignal | undefined;
+}
+
 export class Semaphore {
-  private waiting: Array<() => void> = [];
+  private waiting: Waiter[] = [];
   private used = 0;
+  /**
+   * Signals with our abort listener on them: one each, however many wait on it
+   * (every file of a transfer waits on the transfer's signal; one listener per
+   * waiter set off Node's MaxListenersExceededWarning past ten files).
+   */
+  private readonly watched = new WeakSet<AbortSignal>();
 
   constructor(private readonly size: number) {}
 
@@ -18,16 +30,21 @@ export class Semaphore {
       return this.releaser();
     }
     await new Promise<void>((resolve, reject) => {
-      const wake = (): void => { signal?.removeEventListener('abort', onAbort); resolve(); };
-      const onAbort = (): void => {
-        this.waiting = this.waiting.filter((w) => w !== wake);
-        reject(signal!.reason);
-      };
-      this.waiting.push(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push({ wake: resolve, fail: reject, signal });
+      if (signal && !this.watched.has(signal)) {
+        this.watched.add(signal);
+        signal.addEventListener('abort', () => this.abandon(signal), { once: true });
+      }
     });
     // The slot was handed over by release(): `used` stays counted.
     return this.releaser();
+  }
+
+  /** Every waiter on an aborted signal leaves the queue with its reason. */
+  private abandon(signal: AbortSignal): void {
+    const gone = this.waiting.filter((w) => w.signal === signal);
+    this.waiting = this.waiting.filter((w) => w.signal !== signal);
+    for (const w of gone) w.fail(signal.reason);
   }
 
   private releaser(): () => void {
@@ -36,7 +53,7 @@ export class Semaphore {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next();
+      if (next) next.wake();
       else this.used--;
     };
   }
