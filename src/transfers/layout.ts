@@ -192,7 +192,7 @@ function checkNoOverlap(relPaths: readonly string[]): void {
 
 /**
  * Whether `p` is strictly inside `root` once symlinks are resolved: the
- * existing part of each path goes through fs.realpathSync, the rest is
+ * existing part of each path goes through realpath(3), the rest is
  * appended. Cleanup asks this before deleting, so a symlink (or a symlinked
  * category folder) that points outside DOWNLOAD_DIR is never followed out.
  * `root` itself is not inside: nothing may delete DOWNLOAD_DIR.
@@ -214,7 +214,8 @@ function realpathOfExisting(abs: string): string {
   let current = abs;
   for (;;) {
     try {
-      return path.join(fs.realpathSync(current), ...missing.reverse());
+      // .native: one realpath(3) call, where the JS version lstat()s every component.
+      return path.join(fs.realpathSync.native(current), ...missing.reverse());
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import pino from 'pino';
@@ -15,6 +16,7 @@ import { downloadFile, type FileJob, type Hasher } from '../../src/transfers/dow
 import { ChecksumMismatchError } from '../../src/transfers/download/errors';
 import type { RemoteFile } from '../../src/transfers/model';
 import hash from '../../workers/tasks/hash';
+import { writeRandomFile } from '../helpers/files';
 
 const crc32 = (zlib as unknown as { crc32(data: Uint8Array): number }).crc32;
 const crcHex = (data: Buffer): string => (crc32(data) >>> 0).toString(16).padStart(8, '0');
@@ -110,23 +112,41 @@ test('local: a fresh copy is checked by size and an unchanged source, without ha
   await writeFile(join(seedbox, 'd.mkv'), bytes);
   const hasher = countingHasher();
   const client = new LocalClient({ seedboxDir: seedbox, label: '' });
-  assert.equal(await downloadFile(job({ client, hasher, downloadDir: downloads, sourcePath: await client.sourcePath(fileOf('d.mkv', bytes.length)) }, fileOf('d.mkv', bytes.length))), 'downloaded');
+  assert.equal(await downloadFile(job({ client, hasher, downloadDir: downloads }, fileOf('d.mkv', bytes.length))), 'downloaded');
   assert.deepEqual(await readFile(join(downloads, 'd.mkv')), bytes);
   assert.deepEqual(hasher.paths, []);
 });
 
+test('local: a large file copied chunk by chunk through the two reused buffers arrives byte for byte, fresh and resumed', async (t) => {
+  const { seedbox, downloads } = await dirs(t);
+  const size = (20 << 20) + 12345; // past the one-call copy's limit, not a multiple of the chunk
+  writeRandomFile(join(seedbox, 'big.mkv'), size);
+  const bytes = await readFile(join(seedbox, 'big.mkv'));
+  const client = new LocalClient({ seedboxDir: seedbox, label: '' });
+  const chunks: number[] = [];
+  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads, onBytes: (n) => chunks.push(n) }, fileOf('big.mkv', size))), 'downloaded');
+  assert.ok((await readFile(join(downloads, 'big.mkv'))).equals(bytes), 'the copy is the source');
+  assert.equal(chunks.length, 21, 'progress per 1 MiB chunk');
+
+  await rm(join(downloads, 'big.mkv'));
+  await writeFile(join(downloads, 'big.mkv.part'), bytes.subarray(0, (7 << 20) + 3)); // an earlier attempt's prefix
+  const hasher = countingHasher();
+  assert.equal(await downloadFile(job({ client, hasher, downloadDir: downloads }, fileOf('big.mkv', size))), 'downloaded');
+  assert.ok((await readFile(join(downloads, 'big.mkv'))).equals(bytes), 'the resumed copy is the source');
+  assert.equal(hasher.paths.length, 2, 'source and copy hashed to check the resumed copy');
+});
+
 test('local: a source written to while it is copied fails the file and drops the mixed .part', async (t) => {
   const { seedbox, downloads } = await dirs(t);
-  const size = 4 << 20; // four 1 MiB chunks: the write lands between the first and the end
+  const size = 4 << 20; // small enough for the one-call copy: the write lands after the source's first stat
   await writeFile(join(seedbox, 'e.mkv'), Buffer.alloc(size, 1));
   const client = new LocalClient({ seedboxDir: seedbox, label: '' });
-  let wrote: Promise<void> | undefined;
+  let wrote = false;
   const err = await downloadFile(job({
     client, hasher: countingHasher(), downloadDir: downloads,
-    // A torrent client still writing a piece: same size, new bytes, new mtime.
-    onBytes: () => { wrote ??= writeFile(join(seedbox, 'e.mkv'), Buffer.alloc(size, 2)); },
+    // A torrent client still writing a piece: same size, new bytes, new mtime (synchronous: before the copy goes on).
+    onBytes: () => { if (!wrote) writeFileSync(join(seedbox, 'e.mkv'), Buffer.alloc(size, 2)); wrote = true; },
   }, fileOf('e.mkv', size))).then(() => undefined, (e: unknown) => e);
-  await wrote;
   assert.ok(err instanceof SourceChangedError, `expected SourceChangedError, got ${String(err)}`);
   assert.equal(err.retryable, true);
   assert.equal(await exists(join(downloads, 'e.mkv')), false);
@@ -141,7 +161,7 @@ test('local: a resumed copy is compared with the source by hashing both in the p
   const source = await client.sourcePath(fileOf('f.mkv', bytes.length));
   await writeFile(join(downloads, 'f.mkv.part'), Buffer.from('not the source')); // the source changed since this was written
   const hasher = countingHasher();
-  await assert.rejects(downloadFile(job({ client, hasher, downloadDir: downloads, sourcePath: source }, fileOf('f.mkv', bytes.length))), ChecksumMismatchError);
+  await assert.rejects(downloadFile(job({ client, hasher, downloadDir: downloads }, fileOf('f.mkv', bytes.length))), ChecksumMismatchError);
   assert.deepEqual([...hasher.paths].sort(), [join(downloads, 'f.mkv.part'), source].sort());
   assert.equal(await exists(join(downloads, 'f.mkv.part')), false);
 });
@@ -153,24 +173,23 @@ test('local: a file already in place is adopted only when its bytes are the sour
   const client = new LocalClient({ seedboxDir: seedbox, label: '' });
   const source = await client.sourcePath(fileOf('g.mkv', bytes.length));
   await writeFile(join(downloads, 'g.mkv'), bytes);
-  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads, sourcePath: source }, fileOf('g.mkv', bytes.length))), 'adopted');
+  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads }, fileOf('g.mkv', bytes.length))), 'adopted');
 
   await writeFile(join(downloads, 'g.mkv'), Buffer.from('the wrong content')); // same size, other bytes
-  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads, sourcePath: source }, fileOf('g.mkv', bytes.length))), 'downloaded');
+  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads }, fileOf('g.mkv', bytes.length))), 'downloaded');
   assert.deepEqual(await readFile(join(downloads, 'g.mkv')), bytes);
 });
 
 test('local: the source removed while it is copied is a retryable failure, not a finished file', async (t) => {
   const { seedbox, downloads } = await dirs(t);
-  const size = 4 << 20;
+  const size = 20 << 20; // past the one-call copy's limit: copied chunk by chunk from an open descriptor
   await writeFile(join(seedbox, 'h.mkv'), Buffer.alloc(size, 3));
   const client = new LocalClient({ seedboxDir: seedbox, label: '' });
-  let removed: Promise<void> | undefined;
+  let removed = false;
   const err = await downloadFile(job({
     client, hasher: countingHasher(), downloadDir: downloads,
-    onBytes: () => { removed ??= rm(join(seedbox, 'h.mkv')); },
+    onBytes: () => { if (!removed) rmSync(join(seedbox, 'h.mkv')); removed = true; },
   }, fileOf('h.mkv', size))).then(() => undefined, (e: unknown) => e);
-  await removed;
   // The open descriptor still reads the unlinked file to its end; the check at the end sees it gone.
   assert.ok(err instanceof SourceChangedError, `expected SourceChangedError, got ${String(err)}`);
   assert.equal(await exists(join(downloads, 'h.mkv')), false);

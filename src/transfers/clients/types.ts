@@ -24,6 +24,24 @@ export interface DownloadClient {
   addTransfer?(req: AddRequest, signal?: AbortSignal): Promise<RemoteTransfer>;
   /** `harvester check`: one line describing the connection (account, folder), or a typed error (clients/errors.ts). */
   check?(signal?: AbortSignal): Promise<string>;
+  /**
+   * Copy the file from `offset` on into `dest` directly (a source on this
+   * machine), instead of openFile's stream; the same errors as openFile,
+   * SourceChangedError after the last byte included.
+   */
+  copyTo?(file: RemoteFile, offset: number, dest: CopyDest, opts: CopyOptions): Promise<void>;
   /** The file's path on this machine, when the seedbox is a folder here (local, a Deluge mount): verification hashes the source too. */
   sourcePath?(file: RemoteFile): Promise<string>;
+}
+
+/** Where copyTo writes: created (or, from an offset > 0, opened) with `mode`. */
+export interface CopyDest {
+  path: string;
+  mode?: number;
+}
+
+export interface CopyOptions {
+  signal?: AbortSignal;
+  /** Before each chunk is written: rate limiting and progress. */
+  onChunk(bytes: number): Promise<void> | void;
 }

@@ -192,12 +192,11 @@ export class Downloader {
       let release: (() => void) | undefined;
       try {
         release = await this.slots.acquire(abort.signal);
-        const sourcePath = this.o.client.sourcePath ? await this.o.client.sourcePath(f.remote) : undefined;
         for (let round = 1; ; round++) {
           let fileBytes = 0;
           try {
             await downloadFile({
-              client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher, sourcePath,
+              client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher,
               signal: abort.signal, log, fileMode: this.o.fileMode, dirMode: this.o.dirMode, owner: this.o.fileOwner, limiter: this.limiter,
               onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
               onBytes: (bytes) => {

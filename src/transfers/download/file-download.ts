@@ -29,8 +29,6 @@ export interface FileJob {
   /** DOWNLOAD_DIR: nothing is written unless it resolves inside. */
   downloadDir: string;
   hasher: Hasher;
-  /** The source on disk (local client): its bytes are hashed too when the seedbox gives no checksum. */
-  sourcePath?: string;
   signal: AbortSignal;
   onBytes(bytes: number): void;
   /** Called with the bytes already present (adopted file, or the .part resumed from). */
@@ -65,44 +63,20 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
   if (!isInside(job.downloadDir, part)) throw new OutsideDownloadDirError(absPath);
 
   const partial = await statFile(part);
-  let offset = partial && partial.size <= remote.size ? partial.size : 0;
-  let source;
-  try {
-    source = await job.client.openFile(remote, offset, job.signal);
-  } catch (err) {
-    if (!(err instanceof RestartFromZeroError) || offset === 0) throw err;
-    offset = 0;
-    source = await job.client.openFile(remote, 0, job.signal);
-  }
-  if (offset > 0) {
-    job.onResume?.(offset);
-    job.log.info({ event: 'download.resumed', path: job.file.relPath, offset }, 'resuming from the partial file');
-  }
-
-  // From zero, the CRC32 is computed on the bytes as they pass (about 4 GB/s on
-  // one core), and compared with the seedbox's: the copy is never read again.
-  // With no checksum to compare with (a folder, Deluge) it is not computed.
   const expected = remote.crc32?.toLowerCase();
-  const inline = offset === 0 && expected !== undefined;
-  let runningCrc = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      const pass = (): void => {
-        if (inline) runningCrc = crc32(chunk, runningCrc);
-        job.onBytes(chunk.length);
-        cb(null, chunk);
-      };
-      if (!job.limiter) return pass();
-      job.limiter.take(chunk.length, job.signal).then(pass, (err: Error) => cb(err));
-    },
-  });
-  const sink = createWriteStream(part, { flags: offset > 0 ? 'r+' : 'w', start: offset, highWaterMark: 1 << 20, mode: job.fileMode });
+  let offset = partial && partial.size <= remote.size ? partial.size : 0;
+  let crc: number | undefined;
   try {
-    await pipeline(source, counter, sink, { signal: job.signal });
+    try {
+      crc = await copyBytes(job, part, offset, expected !== undefined);
+    } catch (err) {
+      // A partial copy longer than the file (or a server that ignores the range): start again from zero.
+      if (!(err instanceof RestartFromZeroError) || offset === 0) throw err;
+      offset = 0;
+      crc = await copyBytes(job, part, 0, expected !== undefined);
+    }
   } catch (err) {
-    // The source changed under the copy: its bytes are a mix of two versions, not a resumable prefix.
-    if ((err as { restartFromZero?: boolean }).restartFromZero) await rm(part, { force: true });
-    throw err;
+    throw await dropMixedPart(err, part);
   }
 
   const written = (await stat(part)).size;
@@ -113,7 +87,7 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
   }
   // From zero with no checksum (a folder, Deluge), size and the client's own
   // guard (LocalClient: the source did not change while read) are the check.
-  const verified = offset === 0 ? !inline || hex(runningCrc) === expected : await verify(part, job);
+  const verified = offset === 0 ? crc === undefined || hex(crc) === expected : await verify(part, job);
   if (!verified) {
     await rm(part, { force: true });
     throw new ChecksumMismatchError(job.file.relPath, 'crc32', expected ?? 'source', 'copy');
@@ -123,6 +97,67 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
   if (job.owner) await chown(part, job.owner.uid, job.owner.gid);
   await rename(part, absPath);
   return 'downloaded';
+}
+
+/**
+ * The remote file's bytes from `offset` into `part`: through the client's
+ * copyTo when it has one (a folder on this machine), else its stream. From
+ * zero with `withCrc`, the CRC32 of the bytes as they pass (about 4 GB/s on
+ * one core), so that the copy is never read again to check it.
+ */
+async function copyBytes(job: FileJob, part: string, offset: number, withCrc: boolean): Promise<number | undefined> {
+  const { remote } = job.file;
+  const inline = withCrc && offset === 0;
+  let crc = 0;
+  const take = (chunk: Buffer): void => {
+    if (inline) crc = crc32(chunk, crc);
+    job.onBytes(chunk.length);
+  };
+  if (job.client.copyTo && !inline) {
+    // Announced once the source accepted the offset (its first chunk, or its end).
+    let announced = offset === 0;
+    const announce = (): void => {
+      if (!announced) announceResume(job, offset);
+      announced = true;
+    };
+    await job.client.copyTo(remote, offset, { path: part, ...(job.fileMode !== undefined ? { mode: job.fileMode } : {}) }, {
+      signal: job.signal,
+      onChunk: async (bytes) => {
+        announce();
+        await job.limiter?.take(bytes, job.signal);
+        job.onBytes(bytes);
+      },
+    });
+    announce();
+    return undefined;
+  }
+  const source = await job.client.openFile(remote, offset, job.signal);
+  if (offset > 0) announceResume(job, offset);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (!job.limiter) {
+        take(chunk);
+        return cb(null, chunk);
+      }
+      job.limiter.take(chunk.length, job.signal).then(() => { take(chunk); cb(null, chunk); }, (err: Error) => cb(err));
+    },
+  });
+  const sink = createWriteStream(part, { flags: offset > 0 ? 'r+' : 'w', start: offset, highWaterMark: 1 << 20, mode: job.fileMode });
+  await pipeline(source, counter, sink, { signal: job.signal });
+  return inline ? crc : undefined;
+}
+
+function announceResume(job: FileJob, offset: number): void {
+  job.onResume?.(offset);
+  job.log.info({ event: 'download.resumed', path: job.file.relPath, offset }, 'resuming from the partial file');
+}
+
+/** The source changed under the copy: its bytes are a mix of two versions, not a resumable prefix. */
+async function dropMixedPart(err: unknown, part: string): Promise<unknown> {
+  if ((err as { restartFromZero?: boolean } | undefined)?.restartFromZero && !(err instanceof RestartFromZeroError)) {
+    await rm(part, { force: true });
+  }
+  return err;
 }
 
 /** mkdir -p, with UMASK's mode and PUID/PGID applied to each folder it created. */
@@ -146,10 +181,11 @@ async function makeFolders(dir: string, job: FileJob): Promise<void> {
 async function verify(path: string, job: FileJob): Promise<boolean> {
   const { remote } = job.file;
   const known = remote.crc32?.toLowerCase();
-  if (!known && !job.sourcePath) return true;
+  const source = known ? undefined : await job.client.sourcePath?.(remote);
+  if (!known && !source) return true;
   const [copy, expected] = await Promise.all([
     job.hasher({ path, algorithms: ['crc32'] }),
-    known ?? job.hasher({ path: job.sourcePath!, algorithms: ['crc32'] }).then((h) => h.crc32),
+    known ?? job.hasher({ path: source!, algorithms: ['crc32'] }).then((h) => h.crc32),
   ]);
   return copy.bytes === remote.size && copy.crc32 === expected;
 }
