@@ -200,12 +200,27 @@ function checkNoOverlap(relPaths: readonly string[]): void {
 export function isInside(root: string, p: string): boolean {
   let rel: string;
   try {
-    rel = path.relative(realpathOfExisting(path.resolve(root)), realpathOfExisting(path.resolve(root, p)));
+    rel = path.relative(realRoot(path.resolve(root)), realpathOfExisting(path.resolve(root, p)));
   } catch {
     // A symlink loop or an unreadable folder: not provably inside, so not inside.
     return false;
   }
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+}
+
+/**
+ * realpathOfExisting of a root, kept for a second: a download asks isInside
+ * about every file, twice, always of the same DOWNLOAD_DIR.
+ */
+const realRoots = new Map<string, { real: string; at: number }>();
+function realRoot(abs: string): string {
+  const t = performance.now();
+  const known = realRoots.get(abs);
+  if (known && t - known.at < 1000) return known.real;
+  const real = realpathOfExisting(abs);
+  if (realRoots.size > 64) realRoots.clear();
+  realRoots.set(abs, { real, at: t });
+  return real;
 }
 
 /** realpath of the longest existing prefix of an absolute path, with the missing rest appended. */

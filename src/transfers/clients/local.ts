@@ -10,7 +10,7 @@
 // observation lives in memory: after a restart the first poll only observes,
 // which costs one POLLING_INTERVAL and can never take a half-copied file.
 import { createReadStream, type Stats } from 'node:fs';
-import { chmod, copyFile, open, readdir, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
+import { copyFile, open, readdir, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { RemoteFile, RemoteTransfer } from '../model';
@@ -137,8 +137,8 @@ export class LocalClient implements DownloadClient {
       // Too short to need progress or an abort in between.
       opts.signal?.throwIfAborted();
       await opts.onChunk(before.size);
+      // dest.mode is the caller's to apply (file-download.ts chmods the .part before its rename).
       await copyFile(abs, dest.path);
-      if (dest.mode !== undefined) await chmod(dest.path, dest.mode);
       await checkUnchanged(abs, before, file.path);
       return;
     }

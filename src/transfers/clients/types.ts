@@ -34,7 +34,7 @@ export interface DownloadClient {
   sourcePath?(file: RemoteFile): Promise<string>;
 }
 
-/** Where copyTo writes: created (or, from an offset > 0, opened) with `mode`. */
+/** Where copyTo writes: created (or, from an offset > 0, opened); `mode` where it creates it (the caller chmods after). */
 export interface CopyDest {
   path: string;
   mode?: number;
