@@ -64,7 +64,8 @@ async function fleet(up: () => Promise<() => Promise<void>>): Promise<Record<str
 runScenario(async () => {
   if (mode === 'harvester') {
     return fleet(async () => {
-      const sup = new Supervisor({ loops: idleLoopSpecs(loops) });
+      // quietIdleGc: the supervisor's default (true) unless --quietIdleGc=0 (figure 6b).
+      const sup = new Supervisor({ loops: idleLoopSpecs(loops), quietIdleGc: num(params, 'quietIdleGc', 1) !== 0 });
       await sup.start();
       return async () => {
         const code = await sup.stop();
