@@ -137,7 +137,10 @@ const TRANSFER_CLASS: Record<string, string> = {
 };
 
 function transferRow(t: TransferView, now: number): string {
-  const error = t.lastError ? `<div class="error">${escapeHtml(t.lastError)}${t.attempts ? ` <span class="when">(attempt ${t.attempts})</span>` : ''}</div>` : '';
+  // A failed attempt waiting out its backoff says when the next one is.
+  const next = t.state === 'queued' && t.attempts > 0 && t.nextAttemptInMs !== null
+    ? `, next ${t.nextAttemptInMs > 0 ? `in ${duration(Math.max(1000, t.nextAttemptInMs))}` : 'now'}` : '';
+  const error = t.lastError ? `<div class="error">${escapeHtml(t.lastError)}${t.attempts ? ` <span class="when">(attempt ${t.attempts}${escapeHtml(next)})</span>` : ''}</div>` : '';
   return `<tr data-id="${escapeHtml(t.id)}">
 <td data-label="Name" class="name"><div>${escapeHtml(t.name)}</div>${error}</td>
 <td data-label="State"><span class="state ${TRANSFER_CLASS[t.state] ?? 'idle'}">${escapeHtml(t.state)}</span></td>
