@@ -1,7 +1,7 @@
 // Operator commands on the store: retry, forget, backup, import-db, cleanup --dry-run.
 // They open DB_PATH directly; with WAL they work beside a running daemon.
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import Database from '../transfers/store/driver';
 import { cleanupDecisions } from '../transfers/cleanup';
 import { loadConfig, type Config } from '../transfers/config';
 import type { Transfer } from '../transfers/model';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 import { ev, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { queryDb } from '../helpers/db';
 import { SqliteStore } from '../../src/transfers/store/sqlite';

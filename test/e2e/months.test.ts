@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, statSync, symlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
 import { listFiles, writeRandomFile } from '../helpers/files';
 import { transferState } from '../helpers/db';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, sep } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 import { ev, ROOT, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';

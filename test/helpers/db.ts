@@ -1,7 +1,7 @@
 // Reading a running daemon's database from a test: read-only, with a busy
 // timeout, and `undefined` while the file or its schema does not exist yet.
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 
 export function queryDb<T>(dbPath: string, fn: (db: Database.Database) => T): T | undefined {
   if (!existsSync(dbPath)) return undefined;

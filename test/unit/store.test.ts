@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 import type { RemoteTransfer } from '../../src/transfers/model';
 import { backoffDelay } from '../../src/transfers/store/backoff';
 import { StoreError } from '../../src/transfers/store/errors';
-import { SCHEMA_VERSION } from '../../src/transfers/store/migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/transfers/store/migrations';
 import { SqliteStore, standInHash } from '../../src/transfers/store/sqlite';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'harvester-store-'));
@@ -100,6 +100,161 @@ test('a newer database is refused, not rewritten', () => {
   );
   assert.equal(sha256(file), before, 'the file is byte for byte what it was');
   assert.ok(!fs.existsSync(`${file}-wal`) || fs.statSync(`${file}-wal`).size === 0, 'nothing was written to a WAL either');
+});
+
+// --- Upgrades: a database from every earlier shipped schema version opens, migrated forward.
+
+/** A database exactly as harvester at schema version `version` left it: migrations 1..version, user_version = version. */
+function databaseAtVersion(file: string, version: number): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  for (let i = 0; i < version; i++) db.exec(MIGRATIONS[i]!);
+  db.pragma(`user_version = ${version}`);
+  return db;
+}
+
+/**
+ * Rows written in version 1's columns (the transfers, files, outbox and meta tables as
+ * migration 1 made them), as a v1 harvester would have: a seeding transfer with its
+ * Local Layout, one verified file, a pending notification, the first-listing mark.
+ * Later migrations only add, so these columns exist at every version.
+ */
+function writeV1Rows(db: Database.Database): void {
+  db.prepare(`INSERT INTO transfers (id, client, remote_id, name, hash, category, state, remote_status, remote_progress,
+      remote_ratio, remote_error, total_bytes, done_bytes, local_name, seed_ratio_limit, attempts, last_error, next_attempt_at,
+      claim_owner, claim_expires_at, created_at, updated_at, last_seen_at, downloaded_at, imported_at, cleaned_at, local_deleted_at)
+    VALUES ('putio:42', 'putio', '42', 'Old Show S01', ?, 'tv-sonarr', 'seeding', 'SEEDING', 100,
+      1.5, NULL, 3000, 3000, 'Old.Show.S01', 2, 0, NULL, NULL,
+      NULL, NULL, 1000, 5000, 4900, 3000, 4000, NULL, NULL)`).run('ab'.repeat(20));
+  db.prepare(`INSERT INTO files (transfer_id, path, remote_file_id, size, crc32, done_bytes, verified)
+    VALUES ('putio:42', 'Old.Show.S01/e01.mkv', '901', 3000, '0a1b2c3d', 3000, 1)`).run();
+  db.prepare(`INSERT INTO outbox (id, event, payload, attempts, next_attempt_at, created_at)
+    VALUES ('transfer.imported:putio:42', 'transfer.imported', '{"name":"Old.Show.S01"}', 1, 4500, 4000)`).run();
+  db.prepare("INSERT INTO meta (key, value) VALUES ('first-listing', '1000')").run();
+}
+
+const schemaOf = (db: Database.Database) =>
+  db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all();
+const columnsOf = (db: Database.Database, table: string) =>
+  db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[];
+const allRows = (db: Database.Database) =>
+  Object.fromEntries(['transfers', 'files', 'outbox', 'meta'].map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all() as Array<Record<string, unknown>>]));
+
+test('a database at every earlier schema version is migrated forward at open, its rows intact and readable', async () => {
+  // The schema a new database gets: what every migrated one must end up with, statement for statement.
+  const freshFile = dbFile();
+  await open(freshFile).close();
+  const freshDb = new Database(freshFile, { readonly: true });
+  const fresh = schemaOf(freshDb);
+  freshDb.close();
+  assert.ok(SCHEMA_VERSION >= 2, 'there is at least one upgrade to test');
+
+  for (let version = 0; version < SCHEMA_VERSION; version++) {
+    const file = dbFile();
+    const db = databaseAtVersion(file, version);
+    if (version >= 1) writeV1Rows(db);
+    const oldColumns = version >= 1 ? columnsOf(db, 'transfers') : [];
+    const before = version >= 1 ? allRows(db) : undefined;
+    db.close();
+
+    const store = open(file, fakeClock(10_000));
+    const after = new Database(file, { readonly: true });
+    try {
+      assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION, `v${version}: user_version is now ${SCHEMA_VERSION}`);
+      assert.deepEqual(schemaOf(after), fresh, `v${version}: the schema is exactly a new database's`);
+      if (version === 0 || before === undefined) continue;
+      // The newer versions' columns are there (v2: what torrent-set and torrent-remove keep).
+      const newColumns = columnsOf(after, 'transfers').filter((c) => !oldColumns.includes(c));
+      if (version === 1) assert.deepEqual(newColumns, ['labels', 'seed_ratio_mode', 'seed_idle_limit', 'seed_idle_mode', 'removed_at']);
+      // Every old value is where it was; the new columns start empty.
+      const rows = allRows(after);
+      for (const table of Object.keys(before)) {
+        assert.equal(rows[table]!.length, before[table]!.length, `v${version}: ${table} keeps its rows`);
+        rows[table]!.forEach((row, i) => {
+          const old = before[table]![i]!;
+          assert.deepEqual(Object.fromEntries(Object.keys(old).map((k) => [k, row[k]])), old, `v${version}: ${table} row ${i} intact`);
+          for (const k of Object.keys(row).filter((k) => !(k in old))) assert.equal(row[k], null, `v${version}: new column ${table}.${k} is NULL`);
+        });
+      }
+    } finally {
+      after.close();
+    }
+
+    // And the store reads (and writes) the old row as its own.
+    const t = await store.get('putio:42');
+    assert.ok(t, `v${version}: the transfer is readable through the store`);
+    assert.equal(t.state, 'seeding');
+    assert.equal(t.name, 'Old Show S01');
+    assert.equal(t.localName, 'Old.Show.S01');
+    assert.equal(t.category, 'tv-sonarr');
+    assert.equal(t.hash, 'ab'.repeat(20));
+    assert.equal(t.seedRatioLimit, 2);
+    assert.equal(t.remoteRatio, 1.5);
+    assert.equal(t.importedAt, 4000);
+    assert.equal(t.labels, null);
+    assert.equal(t.removedAt, null);
+    assert.equal((await store.byHash('ab'.repeat(20)))?.id, 'putio:42');
+    assert.deepEqual((await store.list({ state: 'seeding' })).map((x) => x.id), ['putio:42']);
+    assert.deepEqual(await store.listFiles('putio:42'), [
+      { transferId: 'putio:42', id: '901', path: 'Old.Show.S01/e01.mkv', size: 3000, crc32: '0a1b2c3d', doneBytes: 3000, verified: true },
+    ]);
+    assert.equal(await store.getMeta('first-listing'), '1000');
+    const [n] = await store.claimNotifications('notify', 10, 30_000);
+    assert.equal(n?.id, 'transfer.imported:putio:42');
+    assert.deepEqual(n?.payload, { name: 'Old.Show.S01' });
+    assert.ok(await store.setTorrentSettings('putio:42', { labels: ['tv-sonarr', 'old'], seedIdleLimit: 90 }));
+    const set = await store.get('putio:42');
+    assert.deepEqual([set?.labels, set?.seedIdleLimit], [['tv-sonarr', 'old'], 90], `v${version}: the new columns are usable`);
+    await store.close();
+  }
+});
+
+/** A v1 database that already has one of the columns migration 2 adds: that migration fails on its third ALTER TABLE. */
+function v1WithClashingColumn(file: string): void {
+  const db = databaseAtVersion(file, 1);
+  writeV1Rows(db);
+  db.exec('ALTER TABLE transfers ADD COLUMN seed_idle_limit INTEGER');
+  db.close();
+}
+
+test('a migration that fails halfway is rolled back: the database stays at its version, unchanged, and opening fails naming the file and the cause', () => {
+  assert.equal(SCHEMA_VERSION, 2, 'this test breaks migration 2; point it at the newest migration when one is added');
+  const file = dbFile();
+  v1WithClashingColumn(file);
+  const look = () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return { version: db.pragma('user_version', { simple: true }), schema: schemaOf(db), rows: allRows(db) };
+    } finally {
+      db.close();
+    }
+  };
+  const before = look();
+  assert.equal(before.version, 1);
+
+  assert.throws(
+    () => new SqliteStore(file),
+    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('duplicate column name: seed_idle_limit'),
+  );
+  const after = look();
+  assert.equal(after.version, 1, 'user_version stays 1');
+  assert.deepEqual(after.schema, before.schema, 'not one of migration 2\'s columns was kept (labels and seed_ratio_mode were added before the failure)');
+  assert.deepEqual(after.rows, before.rows, 'the rows are untouched');
+  // Trying again changes nothing either: the failure is stable, not a half-upgraded file.
+  assert.throws(() => new SqliteStore(file), /duplicate column name/);
+  assert.deepEqual(look(), before);
+});
+
+test('a failed migration is reported as a StoreError that says the upgrade failed and the database was left as it was', () => {
+  const file = dbFile();
+  v1WithClashingColumn(file);
+  assert.throws(
+    () => new SqliteStore(file),
+    (err: unknown) =>
+      err instanceof StoreError && err.file === file && err.message.includes(`DB_PATH ${file}`) &&
+      err.code === 'migration-failed' && /schema version 1 to 2 failed/.test(err.message) &&
+      /duplicate column name: seed_idle_limit/.test(err.message) && /still version 1/.test(err.message),
+  );
 });
 
 test('a file that is not a database stops start-up with a clear error, and is left alone', () => {

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { AddRequest, DownloadClient } from '../../src/transfers/clients/types';
 import { RejectedError } from '../../src/transfers/clients/errors';
 import type { RemoteFile, RemoteTransfer, TransferState } from '../../src/transfers/model';
-import Database from 'better-sqlite3';
+import Database from '../../src/transfers/store/driver';
 import { MIGRATIONS } from '../../src/transfers/store/migrations';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import { bencode } from '../../src/transfers/transmission/bencode';

@@ -5,7 +5,7 @@
  * newer-schema: written by a newer harvester; refused, never rewritten.
  * damaged: not a SQLite database, or its integrity check failed.
  */
-export type StoreErrorCode = 'newer-schema' | 'damaged';
+export type StoreErrorCode = 'newer-schema' | 'damaged' | 'migration-failed';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

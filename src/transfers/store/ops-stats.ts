@@ -1,7 +1,7 @@
 // Read-only counts for the ops server's /metrics that the Store interface does
 // not offer (the notification outbox). Its own read-only connection: it never
 // takes the write lock, and each query is one short count over a partial index.
-import Database from 'better-sqlite3';
+import Database from './driver';
 
 export interface NotificationCounts {
   /** Waiting to be sent, never failed yet. */

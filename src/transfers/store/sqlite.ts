@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from './driver';
 import {
   TRANSFER_STATES,
   type ClientKind,
@@ -238,7 +238,7 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    migrate(db);
+    migrate(db, file);
     return db;
   } catch (err) {
     db?.close();
@@ -273,13 +273,24 @@ function openError(file: string, err: unknown): Error {
 }
 
 /** Apply the missing migrations in one IMMEDIATE transaction; the version is re-read under the lock, so concurrent openers migrate once. */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, file: string): void {
+  let from = 0;
   const apply = db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    if (current < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    from = db.pragma('user_version', { simple: true }) as number;
+    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (from < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   });
-  apply.immediate();
+  try {
+    apply.immediate();
+  } catch (err) {
+    // The transaction rolled back: the schema and rows are those of version `from`.
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw err;
+    throw new StoreError(
+      'migration-failed',
+      file,
+      `DB_PATH ${file}: upgrading the database from schema version ${from} to ${SCHEMA_VERSION} failed (${errorText(err)}); nothing was changed (still version ${from}). Restore a backup, or run the harvester version that wrote it`,
+    );
+  }
 }
 
 export class SqliteStore implements Store {
