@@ -9,6 +9,8 @@ import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
 let daemon: Daemon;
 const LEASE_MS = 30_000;
+/** Copies whose refusal (they resolve outside DOWNLOAD_DIR) was already logged. */
+const refused = new Set<string>();
 
 export default defineLoop({
   async setup(ctx) {
@@ -29,7 +31,11 @@ export default defineLoop({
     for (const d of decisions) {
       if (ctx.signal.aborted) return;
       if (!d.delete) {
-        if (/outside/.test(d.reason)) ctx.log.warn({ event: 'cleanup.refused', transferId: d.transfer.id, path: d.path }, `not deleting ${d.path}: ${d.reason}`);
+        // Said once per copy while this worker runs, not at every tick for as long as the link stays.
+        if (/outside/.test(d.reason) && !refused.has(d.transfer.id)) {
+          refused.add(d.transfer.id);
+          ctx.log.warn({ event: 'cleanup.refused', transferId: d.transfer.id, path: d.path }, `not deleting ${d.path}: ${d.reason}`);
+        }
         continue;
       }
       if (!(await store.claim(d.transfer.id, owner, LEASE_MS))) continue;

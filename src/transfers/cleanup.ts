@@ -30,8 +30,14 @@ export function cleanupDecisions(config: Config, transfers: readonly Transfer[],
       if (off) return decide(false, off);
       if (t.importedAt === null || t.state === 'downloaded') return decide(false, 'not imported by Sonarr/Radarr yet');
       const age = now - t.importedAt;
-      if (age < keep) return decide(false, `imported ${formatDuration(age)} ago, kept for KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
+      if (age < keep) return decide(false, `imported ${formatDuration(roughly(age))} ago, kept for KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
       if (!isInside(config.downloadDir, path)) return decide(false, 'resolves outside DOWNLOAD_DIR (a symlink?): never touched');
-      return decide(true, `imported ${formatDuration(age)} ago, older than KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
+      return decide(true, `imported ${formatDuration(roughly(age))} ago, older than KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);
     });
+}
+
+/** An age as people read it: to the second under an hour, the minute under a day, the hour beyond. */
+function roughly(ms: number): number {
+  const unit = ms < 3_600_000 ? 1000 : ms < 86_400_000 ? 60_000 : 3_600_000;
+  return Math.max(unit, Math.round(ms / unit) * unit);
 }
