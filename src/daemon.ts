@@ -26,7 +26,8 @@ export function daemonLoops(config: Config): LoopSpec[] {
     { name: 'watch-imported', module: worker('watch-imported'), intervalMs: hasArr ? config.pollingIntervalMs : STORE_POLL_MS },
     { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
     { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
-    { name: 'cleanup', module: worker('cleanup'), intervalMs: config.cleanupIntervalMs },
+    // Due copies are looked for every second (a store read); CLEANUP_INTERVAL paces the pruning.
+    { name: 'cleanup', module: worker('cleanup'), intervalMs: Math.min(config.cleanupIntervalMs, STORE_POLL_MS) },
     // A service (no tick): the Transmission endpoint for Sonarr/Radarr on WEB_BIND_ADDRESS.
     { name: 'transmission-rpc', module: worker('transmission-rpc') },
   ];

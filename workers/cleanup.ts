@@ -9,6 +9,7 @@ import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
 let daemon: Daemon;
 const LEASE_MS = 30_000;
+let lastPruneAt = 0;
 /** Copies whose refusal (they resolve outside DOWNLOAD_DIR) was already logged. */
 const refused = new Set<string>();
 
@@ -21,7 +22,9 @@ export default defineLoop({
   tick: daemonTick(async (ctx) => {
     const { store, owner, config } = daemon;
     const now = Date.now();
-    if (config.retentionMs !== null) {
+    // Pruning RETENTION runs every CLEANUP_INTERVAL; looking for due copies, at every tick.
+    if (config.retentionMs !== null && now - lastPruneAt >= config.cleanupIntervalMs) {
+      lastPruneAt = now;
       const pruned = await store.pruneCleaned(now - config.retentionMs);
       await store.pruneNotifications(now - config.retentionMs);
       if (pruned > 0) ctx.log.info({ event: 'cleanup.pruned', count: pruned }, `forgot ${pruned} transfer(s) cleaned before RETENTION`);
