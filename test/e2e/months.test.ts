@@ -2,7 +2,7 @@
 // operator's commands, backups while downloads run, the Go original's database.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, statSync, symlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../../src/transfers/store/driver';
 import { ev, removeDir, runCli, tempDir, waitUntil } from '../helpers';
@@ -48,12 +48,18 @@ test('FIRST_RUN=all (the default) takes everything already on the seedbox, and a
   writeRandomFile(join(seedbox, 'Done.mkv'), 50_000);
   mkdirSync(downloads, { recursive: true });
   copyFileSync(join(seedbox, 'Done.mkv'), join(downloads, 'Done.mkv'));
+  // ...and this one only half: its size gives it away, so it is downloaded again, whole.
+  writeRandomFile(join(seedbox, 'Half.mkv'), 40_000);
+  writeFileSync(join(downloads, 'Half.mkv'), readFileSync(join(seedbox, 'Half.mkv')).subarray(0, 20_000));
   const run = runCli(['run'], { cwd: dir, env });
   try {
-    await waitUntil(() => state(dbPath, 'local:Old.Movie.mkv') === 'seeding' && state(dbPath, 'local:Done.mkv') === 'seeding', 30_000, 'both home');
+    const home = (id: string) => state(dbPath, `local:${id}`) === 'seeding';
+    await waitUntil(() => home('Old.Movie.mkv') && home('Done.mkv') && home('Half.mkv'), 30_000, 'all three home');
     const adopted = run.lines.filter(ev('download.adopted'));
     assert.equal(adopted.length, 1);
     assert.equal(adopted[0]!.path, 'Done.mkv');
+    assert.ok(readFileSync(join(downloads, 'Half.mkv')).equals(readFileSync(join(seedbox, 'Half.mkv'))), 'the half copy was replaced by the whole file');
+    assert.ok(run.lines.some((l) => l.event === 'download.finished' && l.name === 'Half.mkv'), 'downloaded, not adopted');
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
   } finally {
