@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Semaphore } from '../../src/transfers/download/semaphore';
 import { RateLimiter } from '../../src/transfers/download/rate-limiter';
+import { RateMeter } from '../../src/transfers/download/progress';
 
 const settled = async (p: Promise<unknown>): Promise<boolean> => {
   let done = false;
@@ -71,4 +72,18 @@ test('the rate limiter is empty at its first take, however long after it was mad
   clock += 10_000;
   assert.equal(await settled(limiter.take(100)), true, 'a full bucket after idle time passes at once');
   assert.equal(await settled(limiter.take(1)), false, 'but no more than the burst');
+});
+
+test('the download rate is known from the first chunk, and follows the last five seconds after that', () => {
+  let clock = 1_000;
+  const meter = new RateMeter(5000, () => clock);
+  assert.equal(meter.rate(), 0, 'nothing yet');
+  clock += 500;
+  meter.add(1 << 20); // one 1 MiB chunk half a second after the start (a 2 MiB/s cap)
+  assert.equal(meter.rate(), 2 << 20);
+  for (let i = 0; i < 20; i++) {
+    clock += 1000;
+    meter.add(100_000);
+  }
+  assert.equal(meter.rate(), 100_000, 'the window forgot the start');
 });

@@ -22,7 +22,11 @@ export interface TransferProgress {
 export class RateMeter {
   private samples: Array<{ at: number; bytes: number }> = [];
 
-  constructor(private readonly windowMs = 5000, private readonly now: () => number = Date.now) {}
+  constructor(private readonly windowMs = 5000, private readonly now: () => number = Date.now) {
+    // The start counts as a sample: the first chunk already gives a rate (a slow
+    // or capped download may show its first chunk for a second or more).
+    this.samples.push({ at: this.now(), bytes: 0 });
+  }
 
   add(bytes: number): void {
     const at = this.now();
