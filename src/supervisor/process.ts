@@ -22,6 +22,9 @@ export function isSecondaryInstance(env = process.env): boolean {
   return env.exec_mode === 'cluster_mode' && instance !== undefined && instance !== '0' && env.HARVESTER_ALL_INSTANCES !== '1';
 }
 
+/** Signals closer together than this are the same request (see onSignal). */
+const DUPLICATE_SIGNAL_MS = 100;
+
 /**
  * Start the loops, run until a signal or a give-up, then exit with the right code. Never returns.
  * `options` may be a function (the daemon reads its config and opens its store first): signals are
@@ -37,7 +40,13 @@ export async function runAsProcess(
   let sup: Supervisor | undefined;
   let early: string | undefined;
   let signals = 0;
+  let firstAt = 0;
   const onSignal = (reason: string): void => {
+    const now = Date.now();
+    // One request delivered twice: under `npm start` a terminal's Ctrl-C reaches us from
+    // the terminal and again from npm, which forwards it. Only a later one forces the stop.
+    if (signals > 0 && now - firstAt < DUPLICATE_SIGNAL_MS) return;
+    if (signals === 0) firstAt = now;
     signals++;
     if (!sup) {
       // Before any loop exists there is nothing to stop: say so and leave.
