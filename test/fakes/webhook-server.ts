@@ -24,6 +24,11 @@ export interface FakeWebhook {
   received: ReceivedRequest[];
   inject(fault: HttpFault): void;
   waitForRequests(count: number): Promise<void>;
+  /**
+   * Until `count` notifications with distinct ids arrived: after kills a notification may
+   * arrive twice (at least once, same id), so a count of requests can run ahead of them.
+   */
+  waitForDistinct(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,19 @@ export async function startFakeWebhook(): Promise<FakeWebhook> {
     new Promise<void>((resolve) => {
       const check = (): void => {
         if (requests >= count) {
+          events.off('request', check);
+          resolve();
+        }
+      };
+      events.on('request', check);
+      check();
+    });
+
+  fake.waitForDistinct = (count) =>
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        const ids = new Set(fake.received.map((r) => (r.json as { id?: unknown } | null)?.id));
+        if (ids.size >= count) {
           events.off('request', check);
           resolve();
         }
