@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, fixture, removeDir, runCli, tempDir, type CliRun } from '../helpers';
+import { ev, freePort, fixture, removeDir, runCli, tempDir, type CliRun } from '../helpers';
 import { writeRandomFile } from '../helpers/files';
 
 const MiB = 1024 * 1024;
@@ -18,16 +18,6 @@ async function status(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ co
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function daemonEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const seedbox = join(dir, 'seedbox');

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ev, removeDir, runCli, tempDir, type CliRun } from '../helpers';
+import { ev, freePort, removeDir, runCli, tempDir, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { startFakePutio, type FakePutio, type FakeFileSpec } from '../fakes/putio-server';
 import { bencode } from '../../src/transfers/transmission/bencode';
@@ -29,16 +28,6 @@ function hasTransmissionRemote(): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Daemon {
   dir: string;

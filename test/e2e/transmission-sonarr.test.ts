@@ -10,10 +10,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, sep } from 'node:path';
 import Database from '../../src/transfers/store/driver';
-import { ev, ROOT, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, freePort, ROOT, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakePutio, type FakePutio } from '../fakes/putio-server';
@@ -23,16 +22,6 @@ const MiB = 1024 * 1024;
 const USER = 'sonarr';
 const PASSWORD = 'hunter2-but-longer';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface RpcAnswer {
   status: number;

@@ -9,9 +9,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { tempDir } from './index';
+import { freePort, tempDir } from './index';
+
+export { freePort };
 
 /** Polls an async `check` until it returns true or the timeout ends. */
 export async function waitUntilAsync(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
@@ -42,16 +44,6 @@ export function delugeSkip(): string | false {
   return 'deluged/deluge-web are not installed (apt-get install deluged deluge-web)';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // --- .torrent files ----------------------------------------------------------
 

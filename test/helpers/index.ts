@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { SupervisorEvent } from '../../src/supervisor/events';
@@ -152,4 +153,16 @@ export function checkDeliveries(bodies: unknown[], expected: number): number {
     if (new Set(copies).size !== 1) throw new Error(`notification ${id} was sent twice with different bodies`);
   }
   return bodies.length - byId.size;
+}
+
+/** A loopback port free a moment ago (for a child that must be told its port up front). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }

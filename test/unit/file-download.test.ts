@@ -173,7 +173,9 @@ test('local: a file already in place is adopted only when its bytes are the sour
   const client = new LocalClient({ seedboxDir: seedbox, label: '' });
   const source = await client.sourcePath(fileOf('g.mkv', bytes.length));
   await writeFile(join(downloads, 'g.mkv'), bytes);
-  assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads }, fileOf('g.mkv', bytes.length))), 'adopted');
+  const hasher = countingHasher();
+  assert.equal(await downloadFile(job({ client, hasher, downloadDir: downloads }, fileOf('g.mkv', bytes.length))), 'adopted');
+  assert.deepEqual([...hasher.paths].sort(), [join(downloads, 'g.mkv'), source].sort(), 'adopted after hashing both');
 
   await writeFile(join(downloads, 'g.mkv'), Buffer.from('the wrong content')); // same size, other bytes
   assert.equal(await downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads }, fileOf('g.mkv', bytes.length))), 'downloaded');

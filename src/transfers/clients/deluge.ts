@@ -23,12 +23,12 @@ import { checkTorrent } from './torrent-file';
 import { z } from 'zod';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest, DownloadClient } from './types';
-import { NotFoundError, RejectedError, RestartFromZeroError, isClientError } from './errors';
+import { NotFoundError, RejectedError, isClientError } from './errors';
 import { DelugeRpc, type RpcCallOptions } from './deluge-rpc';
 import { MountReader, type MountReaderOptions } from './deluge-mount';
 import { DelugeTorrent, StringList, TORRENT_KEYS, TorrentsStatus } from './deluge-schemas';
 import { infoHashFromMagnet, nameFromMagnet } from './magnet';
-import { rangeGet } from '../net/range-get';
+import { rangeGet, resumeFrom } from '../net/range-get';
 import { errorForStatus, type FetchLike } from '../net/http';
 import { validate } from '../net/json';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
@@ -170,13 +170,7 @@ export class DelugeClient implements DownloadClient {
         operation,
       });
     }
-    if (offset > 0 && offset === file.size) return Readable.from([]);
-    if (offset > file.size) {
-      throw new RestartFromZeroError(`Deluge download: partial copy (${offset} bytes) is longer than the file (${file.size})`, {
-        operation: 'Deluge download',
-        offset,
-      });
-    }
+    if (resumeFrom(offset, file.size, 'Deluge download') === 'complete') return Readable.from([]);
     const url = `${this.filesUrl}/${segments(file.path).map(encodeURIComponent).join('/')}`;
     return withRetry(() => this.fetchOnce(url, offset, signal), {
       policy: this.retry,

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { checkTorrent, MAX_TORRENT_BYTES } from './torrent-file';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest, DownloadClient } from './types';
-import { NotFoundError, RejectedError, RemoteError, RestartFromZeroError } from './errors';
+import { NotFoundError, RejectedError, RemoteError } from './errors';
 import { PutioApi } from './putio-api';
 import {
   AccountInfoResponse,
@@ -34,7 +34,7 @@ import {
 } from './putio-schemas';
 import { isFinishedPutioStatus } from './putio-status';
 import { infoHashFromMagnet } from './magnet';
-import { rangeGet } from '../net/range-get';
+import { rangeGet, resumeFrom } from '../net/range-get';
 import { errorForStatus, type FetchLike } from '../net/http';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
 import type { Sleep } from '../net/sleep';
@@ -128,16 +128,8 @@ export class PutioClient implements DownloadClient {
   }
 
   async openFile(file: RemoteFile, offset: number, signal?: AbortSignal): Promise<Readable> {
-    const operation = 'put.io download';
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`openFile: bad offset ${offset}`);
     // Nothing left to fetch: the downloader only has to verify what it has.
-    if (offset > 0 && offset === file.size) return Readable.from([]);
-    if (offset > file.size) {
-      throw new RestartFromZeroError(`${operation}: partial copy (${offset} bytes) is longer than the file (${file.size})`, {
-        operation,
-        offset,
-      });
-    }
+    if (resumeFrom(offset, file.size, 'put.io download') === 'complete') return Readable.from([]);
     // Retried as a whole: a fresh URL per attempt, since a signed link may expire.
     return withRetry(() => this.openOnce(file, offset, signal), {
       policy: this.retry,

@@ -24,6 +24,19 @@ export interface RangeGet {
 /** The bytes from `offset`, or a status that is not about the range (its body discarded) for the caller to map. */
 export type RangeAnswer = { bytes: Readable } | { status: number; headers: Headers };
 
+/**
+ * Before asking: a partial copy as long as the file as listed needs no bytes
+ * (`complete`); a longer one cannot be resumed (RestartFromZeroError).
+ */
+export function resumeFrom(offset: number, size: number, operation: string): 'complete' | 'fetch' {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`openFile: bad offset ${offset}`);
+  if (offset > 0 && offset === size) return 'complete';
+  if (offset > size) {
+    throw new RestartFromZeroError(`${operation}: partial copy (${offset} bytes) is longer than the file (${size})`, { operation, offset });
+  }
+  return 'fetch';
+}
+
 export async function rangeGet(req: RangeGet): Promise<RangeAnswer> {
   const { offset, operation } = req;
   const res = await openResponse({
