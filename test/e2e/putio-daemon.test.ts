@@ -86,3 +86,33 @@ test('put.io: transfers arrive at their stored names, resume after a dropped con
     removeDir(dir);
   }
 });
+
+test('put.io: twelve files of one transfer, five at a time, with no MaxListenersExceededWarning on stderr', async () => {
+  const dir = tempDir();
+  const downloads = join(dir, 'downloads');
+  const dbPath = join(dir, 'harvester.db');
+  const fake = await startFakePutio({ label: 'harvester' });
+  // Each file in flight holds listeners on its transfer's abort signal (the request, its body, the pipeline):
+  // five at once passed Node's default of ten, and a scary warning reached the daemon's stderr.
+  const files = Array.from({ length: 12 }, (_, i) => ({ path: `Season/e${String(i).padStart(2, '0')}.mkv`, content: randomBytes(4 * MiB + i) }));
+  const t = fake.addTransfer({ name: 'Season', status: 'COMPLETED', files });
+  const run = runCli(['run'], {
+    cwd: dir,
+    env: {
+      DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN: fake.token, PUTIO_API_URL: fake.url, PUTIO_UPLOAD_URL: fake.uploadUrl,
+      TARGET_LABEL: 'harvester', DOWNLOAD_DIR: downloads, DB_PATH: dbPath, POLLING_INTERVAL: '300ms',
+      MAX_PARALLEL: '5', LOG_LEVEL: 'info',
+    },
+  });
+  try {
+    await waitUntil(() => ['downloaded', 'seeding', 'imported', 'cleaned'].includes(rows(dbPath).get(String(t.id))?.state ?? ''), 60_000, 'the twelve files downloaded');
+    for (const f of files) assert.deepEqual(readFileSync(join(downloads, f.path)), f.content);
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+    assert.doesNotMatch(run.stderr(), /MaxListenersExceededWarning/);
+  } finally {
+    run.child.kill('SIGKILL');
+    await fake.close();
+    removeDir(dir);
+  }
+});

@@ -4,6 +4,7 @@
 // recorded on that transfer (retry with backoff, or `failed` for good); it
 // never fails the loop. The claim is renewed while working; a lost claim stops
 // the work without recording anything.
+import { setMaxListeners } from 'node:events';
 import { stat, statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
@@ -18,6 +19,9 @@ import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
 import { Semaphore } from './semaphore';
 import { formatSize } from '../units';
+
+/** Abort listeners one file in flight may hold on its transfer's signal, with room to spare. */
+const LISTENERS_PER_FILE = 6;
 
 export interface DownloaderOptions {
   store: Store;
@@ -120,6 +124,9 @@ export class Downloader {
     const { store, owner, log } = this.o;
     const t = a.transfer;
     const abort = new AbortController();
+    // Every file in flight listens on this signal several times (its request, its body, its pipeline,
+    // a slot wait): bounded by MAX_PARALLEL, not a leak, but past Node's default of 10 it warns on stderr.
+    setMaxListeners(LISTENERS_PER_FILE * this.o.maxParallel + 10, abort.signal);
     const onStop = (): void => abort.abort(this.o.signal.reason);
     this.o.signal.addEventListener('abort', onStop, { once: true });
     const renew = setInterval(() => {
