@@ -2,7 +2,7 @@
 // verified, when the pool hashes, and what is left on disk after each failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -195,4 +195,31 @@ test('local: the source removed while it is copied is a retryable failure, not a
   // The open descriptor still reads the unlinked file to its end; the check at the end sees it gone.
   assert.ok(err instanceof SourceChangedError, `expected SourceChangedError, got ${String(err)}`);
   assert.equal(await exists(join(downloads, 'h.mkv')), false);
+});
+
+test('local: folders made once per attempt; one removed or swapped for a symlink afterwards fails the next file, and nothing is written outside', async (t) => {
+  const { seedbox, downloads } = await dirs(t);
+  const outside = await mkdtemp(join(tmpdir(), 'harvester-outside-'));
+  t.after(() => rm(outside, { recursive: true, force: true }));
+  await mkdir(join(seedbox, 'Show', 'S01'), { recursive: true });
+  const names = ['e1.mkv', 'e2.mkv', 'e3.mkv'];
+  for (const n of names) await writeFile(join(seedbox, 'Show', 'S01', n), Buffer.alloc(4096, n.charCodeAt(1)));
+  const client = new LocalClient({ seedboxDir: seedbox, label: '' });
+  const madeFolders = new Set<string>();
+  const run = (n: string): Promise<string> =>
+    downloadFile(job({ client, hasher: countingHasher(), downloadDir: downloads, madeFolders }, fileOf(`Show/S01/${n}`, 4096)));
+  const folder = join(downloads, 'Show', 'S01');
+
+  assert.equal(await run('e1.mkv'), 'downloaded');
+  assert.deepEqual([...madeFolders], [folder]);
+
+  // Removed after the first file: the next copy fails (the attempt is retried with a fresh set), it does not write elsewhere.
+  await rm(join(downloads, 'Show'), { recursive: true });
+  await assert.rejects(run('e2.mkv'), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+
+  // Swapped for a symlink to a folder outside DOWNLOAD_DIR: the inside checks still run around the skipped mkdir.
+  await mkdir(join(downloads, 'Show'));
+  await symlink(outside, folder);
+  await assert.rejects(run('e3.mkv'), { name: 'OutsideDownloadDirError' });
+  assert.deepEqual(await readdir(outside), [], 'nothing written through the symlink');
 });

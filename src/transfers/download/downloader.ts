@@ -190,6 +190,7 @@ export class Downloader {
         loud ? `"${a.name}": ${percent ?? '?'}% of ${formatSize(a.totalBytes)} at ${formatSize(rate)}/s` : 'progress');
     };
     let firstError: unknown;
+    const madeFolders = new Set<string>();
     await Promise.all(layout.files.map(async (f) => {
       // Verified and renamed in an earlier attempt, and still there at its size: not read again.
       if (stored.get(f.remote.path)?.verified && (await sizeOf(f.absPath)) === f.remote.size) {
@@ -203,7 +204,7 @@ export class Downloader {
           let fileBytes = 0;
           try {
             await downloadFile({
-              client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher,
+              client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher, madeFolders,
               signal: abort.signal, log, fileMode: this.o.fileMode, dirMode: this.o.dirMode, owner: this.o.fileOwner, limiter: this.limiter,
               onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
               onBytes: (bytes) => {
