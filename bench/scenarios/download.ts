@@ -18,11 +18,22 @@
 //   curl: one curl process fetching every file's download URL from the same
 //         loopback server (--parallel, --parallel-max MAX_PARALLEL), timed from
 //         spawn to exit.
+//   node-copy, node-http, node-fetch: the floor of Node's own APIs, to tell
+//         what harvester adds from what Node costs: every file, MAX_PARALLEL
+//         at once, with nothing but the copy (no checks, no store, no
+//         checksum, no progress): `fs.promises.copyFile`; `http.get` with a
+//         keep-alive agent piped to a file; `fetch` piped to a file. Timed in
+//         the process, from the first file to the last, as harvester is.
 // Every mode checks the copy (sizes; harvester: state `downloaded`) after the
 // clock stops, then removes it.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { Agent, get, type IncomingMessage } from 'node:http';
+import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -243,6 +254,51 @@ async function curl(set: DataSet, work: string): Promise<DownloadResult> {
   }
 }
 
+/** `copy(i)` for every file index, `parallel` at a time, timed from the first to the last. */
+async function timedFloor(count: number, parallel: number, copy: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = now();
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    for (let i = next++; i < count; i = next++) await copy(i);
+  }));
+  return now() - t0;
+}
+
+async function nodeCopy(set: DataSet, work: string): Promise<DownloadResult> {
+  const maxParallel = loadConfig({}).maxParallel;
+  const dest = join(work, 'downloads');
+  const ms = await timedFloor(set.files.length, maxParallel, async (i) => {
+    const to = join(dest, set.files[i]!.path);
+    await mkdir(dirname(to), { recursive: true });
+    await copyFile(join(set.parent, set.files[i]!.path), to);
+  });
+  checkCopy(set, dest);
+  return result(set, ms, maxParallel);
+}
+
+async function nodeHttp(set: DataSet, work: string, api: 'http' | 'fetch'): Promise<DownloadResult> {
+  const maxParallel = loadConfig({}).maxParallel;
+  const dest = join(work, 'downloads');
+  const peer = await startPutio([manifest]);
+  const agent = new Agent({ keepAlive: true, maxSockets: maxParallel });
+  try {
+    const ms = await timedFloor(peer.files.length, maxParallel, async (i) => {
+      const f = peer.files[i]!;
+      const to = join(dest, f.path);
+      await mkdir(dirname(to), { recursive: true });
+      const body = api === 'http'
+        ? await new Promise<IncomingMessage>((ok, fail) => { get(f.url, { agent }, ok).on('error', fail); })
+        : Readable.fromWeb((await fetch(f.url)).body as import('node:stream/web').ReadableStream<Uint8Array>);
+      await pipeline(body, createWriteStream(to));
+    });
+    checkCopy(set, dest);
+    return result(set, ms, maxParallel);
+  } finally {
+    agent.destroy();
+    await stopPeer(peer);
+  }
+}
+
 runScenario(async () => {
   const set = loadSet(manifest);
   const work = mkdtempSync(join(tmpdir(), 'harvester-bench-dl-'));
@@ -250,6 +306,9 @@ runScenario(async () => {
     if (mode === 'harvester') return await harvester(set, work);
     if (mode === 'cp') return await cp(set, work);
     if (mode === 'curl') return await curl(set, work);
+    if (mode === 'node-copy') return await nodeCopy(set, work);
+    if (mode === 'node-http') return await nodeHttp(set, work, 'http');
+    if (mode === 'node-fetch') return await nodeHttp(set, work, 'fetch');
     throw new Error(`unknown mode ${mode}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
