@@ -45,7 +45,7 @@ export interface FileJob {
    * Folders this attempt of the transfer already made: `mkdir -p` of a folder
    * that exists costs a round trip per file (a tenth of a small file's time).
    * One removed since fails the next file's copy (ENOENT): a failed attempt,
-   * retried with a fresh set. The inside check after it runs regardless.
+   * retried with a fresh set. The inside checks around it run regardless.
    */
   madeFolders?: Set<string>;
 }
