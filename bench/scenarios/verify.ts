@@ -6,11 +6,17 @@
 //           last 30 s (piscina's idle timeout); that start is reported apart
 //           (`startMs`), for the cold case;
 //   thread: the same task function called in this thread, one file after the
-//           other.
+//           other;
+//   threads: the machine's own parallel floor: as many plain worker threads
+//           as the pool has (no piscina), each calling the same task function
+//           on its share of the files (file i to thread i mod n), started
+//           before the clock as the pool's are.
 // Both check every CRC32 against the set's manifest after the clock stops.
 import { TaskPool } from '../../src/supervisor/host';
 import hash, { type HashOutput } from '../../workers/tasks/hash';
 import { availableParallelism } from 'node:os';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { now } from '../lib/clock';
 import { runScenario, scenarioArgs } from '../lib/child-main';
@@ -51,6 +57,30 @@ runScenario(async () => {
     const t0 = now();
     for (const input of inputs) out.push(await hash(input));
     ms = now() - t0;
+  } else if (mode === 'threads') {
+    threads = availableParallelism();
+    const source = `const hash = require(${JSON.stringify(require.resolve('../../workers/tasks/hash'))}).default;
+      const { parentPort } = require('node:worker_threads');
+      parentPort.postMessage('ready');
+      parentPort.once('message', async (inputs) => {
+        const out = [];
+        for (const input of inputs) out.push(await hash(input));
+        parentPort.postMessage(out);
+      });`;
+    const workers = Array.from({ length: threads }, () => new Worker(source, { eval: true }));
+    await Promise.all(workers.map((w) => once(w, 'message')));
+    const t0 = now();
+    const shares = await Promise.all(workers.map(async (w, k) => {
+      const mine = inputs.map((input, i) => ({ input, i })).filter(({ i }) => i % threads === k);
+      const done = once(w, 'message') as Promise<[HashOutput[]]>;
+      w.postMessage(mine.map(({ input }) => input));
+      const [outs] = await done;
+      return outs.map((o, j) => ({ i: mine[j]!.i, o }));
+    }));
+    ms = now() - t0;
+    out = [];
+    for (const { i, o } of shares.flat()) out[i] = o;
+    await Promise.all(workers.map((w) => w.terminate()));
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
