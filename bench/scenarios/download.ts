@@ -31,11 +31,11 @@ import { once } from 'node:events';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { Agent, get, type IncomingMessage } from 'node:http';
-import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream } from 'node:stream/web';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log';
 import { TaskPool } from '../../src/supervisor/host';
@@ -288,7 +288,7 @@ async function nodeHttp(set: DataSet, work: string, api: 'http' | 'fetch'): Prom
       await mkdir(dirname(to), { recursive: true });
       const body = api === 'http'
         ? await new Promise<IncomingMessage>((ok, fail) => { get(f.url, { agent }, ok).on('error', fail); })
-        : Readable.fromWeb((await fetch(f.url)).body as import('node:stream/web').ReadableStream<Uint8Array>);
+        : Readable.fromWeb((await fetch(f.url)).body as ReadableStream<Uint8Array>);
       await pipeline(body, createWriteStream(to));
     });
     checkCopy(set, dest);
