@@ -539,8 +539,10 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
 
   let remote: RemoteTransfer;
   // produce-transfers may list (and record) the new transfer before this add records it: a row made
-  // after this moment is this add's, not a duplicate.
-  const addStartedAt = Date.now();
+  // after this moment is this add's, not a duplicate. Rowids grow with each insert (numericIds), so
+  // "after" is a higher rowid than any row had now; creation times were ambiguous within a millisecond
+  // (two adds of one URL in the same millisecond were answered torrent-added).
+  const lastRowBefore = maxOf((await store.numericIds()).values());
   try {
     remote = await addTransfer(request);
   } catch (err) {
@@ -562,7 +564,7 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   const t = result.transfer;
   const rpcId = (await store.numericIds()).get(t.id) ?? 0;
   const shown = await viewName(ctx, t);
-  if (!result.created && t.createdAt < addStartedAt) {
+  if (!result.created && rpcId <= lastRowBefore) {
     log.info({ event: 'transmission.torrent-duplicate', hash: t.hash, transferId: t.id }, `torrent-add: the seedbox already had "${t.name}"`);
     return { [duplicateKey]: addedObject(req.style, rpcId, shown, t.hash) };
   }
@@ -674,3 +676,8 @@ async function torrentSet(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   return {};
 }
 
+function maxOf(values: Iterable<number>): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
