@@ -76,14 +76,22 @@ async function child<T>(scenario: string, mode: string, params: Record<string, s
   }
 }
 
-/** `runs` rounds of a() and b(), alternating which goes first. */
+/** `runs` rounds of a() and b(), alternating which goes first (rotate with two sides). */
 async function interleave<A, B>(runs: number, a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: A[]; b: B[] }> {
-  const as: A[] = [];
-  const bs: B[] = [];
+  const [as, bs] = await rotate<A | B>(runs, [a, b]);
+  return { a: as as A[], b: bs as B[] };
+}
+
+/** `runs` rounds of every side, the one that goes first rotating: each side sees the same conditions. */
+async function rotate<T>(runs: number, sides: Array<() => Promise<T>>): Promise<T[][]> {
+  const out: T[][] = sides.map(() => []);
   for (let i = 0; i < runs; i++) {
-    if (i % 2 === 0) { as.push(await a()); bs.push(await b()); } else { bs.push(await b()); as.push(await a()); }
+    for (let k = 0; k < sides.length; k++) {
+      const j = (i + k) % sides.length;
+      out[j]!.push(await sides[j]!());
+    }
   }
-  return { a: as, b: bs };
+  return out;
 }
 
 const ratioOf = (h: number[], p: number[]): number => median(h) / median(p);
@@ -199,7 +207,7 @@ async function fleetFigures(): Promise<void> {
     peerName: `${c.loops} bare workers told to exit`, peer: summarize(pStop), unit: 'ms', ratio: stopRatio, target: '<= 1.5x', met: stopRatio <= 1.5,
   });
   if (stopRatio > 1.5) {
-    limits.push(`**5. stop, ${fmt(stopRatio, 2)}x.** ${fmt(median(hStop) - median(pStop))} ms more than the bare workers for ${c.loops} loops, about ${fmt((median(hStop) - median(pStop)) / c.loops, 2)} ms a loop: each loop's graceful stop (the stop call over comlink, the runner's stop and its \`finally\`, closing the channels and the logger) and the teardown of a larger isolate, where a bare worker only exits. Measured per thread (README.md, Findings 5): the main thread waits; the workers' CPU in the stop is what differs. The same fleet met 1.5x in earlier full runs (1.42x), so this figure sits at its target and the load decides.`);
+    limits.push(`**5. stop, ${fmt(stopRatio, 2)}x.** ${fmt(median(hStop) - median(pStop))} ms more than the bare workers for ${c.loops} loops, about ${fmt((median(hStop) - median(pStop)) / c.loops, 2)} ms a loop: each loop's graceful stop (the stop call over comlink, the runner's stop and its \`finally\`, closing the channels and the logger) and the teardown of a larger isolate, where a bare worker only exits. Measured per thread (README.md, Findings 5): the main thread waits; the workers' CPU in the stop is what differs. Earlier full runs met 1.5x with the same fleet (README.md, Findings 5): the figure sits at its target, and the load decides.`);
   }
   const hCpu = h.map((r) => r.cpuPercent);
   const pCpu = p.map((r) => r.cpuPercent);
@@ -376,18 +384,6 @@ function shape(set: DataSet): string {
   return [...groups].map(([g, sizes]) => `${sizes.length} ${g} (${fmt(Math.min(...sizes) / MiB)}-${fmt(Math.max(...sizes) / MiB)} MiB)`).join(', ');
 }
 
-/** `runs` rounds of every side, the one that goes first rotating (interleave, for more than two). */
-async function rotate<T>(runs: number, sides: Array<() => Promise<T>>): Promise<T[][]> {
-  const out: T[][] = sides.map(() => []);
-  for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < sides.length; k++) {
-      const j = (i + k) % sides.length;
-      out[j]!.push(await sides[j]!());
-    }
-  }
-  return out;
-}
-
 /** A row of harvester against Node's own floor (the same copy with nothing else), target "report". */
 function floorRow(figure: string, h: DownloadResult[], floorName: string, f: DownloadResult[]): void {
   const hr = h.map((r) => r.mibps);
@@ -412,16 +408,17 @@ async function downloadLocalFigure(): Promise<void> {
     harvester: summarize(hr), peerName: '`cp -r` of the same files (spawn to exit)', peer: summarize(pr), unit: 'MiB/s', ratio,
     target: '>= 0.9x cp', met: ratio >= 0.9,
   });
-  const floorToCp = ratioOf(f.map((r) => r.mibps), pr);
+  const fr = f.map((r) => r.mibps);
+  const floorToCp = ratioOf(fr, pr);
   if (ratio < 0.9) {
     const floorText = floorToCp >= 0.9
       ? `made ${fmt(floorToCp, 2)}x of cp in this run, so the bytes are not what is missing`
       : `made only ${fmt(floorToCp, 2)}x of cp in this run: Node's own copy does not reach the target either`;
-    limits.push(`**Local download, ${fmt(ratio, 2)}x of cp.** Node's own copy, \`fs.promises.copyFile\` of every file ${h[0]?.maxParallel} at a time and nothing else, ${floorText}; harvester is ${fmt(ratioOf(hr, f.map((r) => r.mibps)), 2)}x of that floor. What harvester adds is per file, what a safe hand-over costs: the adoption check, \`mkdir -p\`, the inside-DOWNLOAD_DIR checks before and after it, the \`.part\`, the source's real path and its unchanged check, the size, \`chmod\`, \`rename\`, and a SQLite write recording the file as verified, about ten round trips to libuv's thread pool per file, on 2 cores that the copies already fill (harvester's process: ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of a core). Doing a small file's calls in one pool task gained 6 % and was not taken (README.md, Local download).`);
+    limits.push(`**Local download, ${fmt(ratio, 2)}x of cp.** Node's own copy, \`fs.promises.copyFile\` of every file ${h[0]?.maxParallel} at a time and nothing else, ${floorText}; harvester is ${fmt(ratioOf(hr, fr), 2)}x of that floor. What harvester adds is per file, what a safe hand-over costs: the adoption check, \`mkdir -p\`, the inside-DOWNLOAD_DIR checks before and after it, the \`.part\`, the source's real path and its unchanged check, the size, \`chmod\`, \`rename\`, and a SQLite write recording the file as verified, about ten round trips to libuv's thread pool per file, on 2 cores that the copies already fill (harvester's process: ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of a core). Doing a small file's calls in one pool task gained 6 % and was not taken (README.md, Local download).`);
   }
   floorRow('local download b: the same, against the floor of Node\'s own API', h,
     `Node's \`fs.promises.copyFile\` of every file, ${h[0]?.maxParallel} at once, nothing else (no checks, no store)`, f);
-  details.push(`- **local download**: ${shape(set)}; MAX_PARALLEL ${h[0]?.maxParallel}. Source and copies under ${tmpdir()} (${filesystem()}), the source page-cached for both sides. Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; cp: ${list(p.map((r) => r.ms / 1000))}; Node's copyFile alone: ${list(f.map((r) => r.ms / 1000))} (${fmt(ratioOf(f.map((r) => r.mibps), pr), 2)}x of cp). Harvester's process CPU during the download (all threads: main, hash pool, libuv): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
+  details.push(`- **local download**: ${shape(set)}; MAX_PARALLEL ${h[0]?.maxParallel}. Source and copies under ${tmpdir()} (${filesystem()}), the source page-cached for both sides. Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; cp: ${list(p.map((r) => r.ms / 1000))}; Node's copyFile alone: ${list(f.map((r) => r.ms / 1000))} (${fmt(floorToCp, 2)}x of cp). Harvester's process CPU during the download (all threads: main, hash pool, libuv): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
 }
 
 async function downloadHttpFigure(): Promise<void> {
@@ -442,15 +439,16 @@ async function downloadHttpFigure(): Promise<void> {
     harvester: summarize(hr), peerName: `\`curl\`, one process, every URL, \`--parallel-max ${p[0]?.maxParallel}\` (spawn to exit)`, peer: summarize(pr), unit: 'MiB/s', ratio,
     target: '>= 0.9x curl', met: ratio >= 0.9,
   });
+  const fr = f.map((r) => r.mibps);
   const getToCurl = ratioOf(g.map((r) => r.mibps), pr);
-  const fetchToCurl = ratioOf(f.map((r) => r.mibps), pr);
+  const fetchToCurl = ratioOf(fr, pr);
   if (ratio < 0.9) {
-    limits.push(`**HTTP download, ${fmt(ratio, 2)}x of curl.** No HTTP client of Node's reaches the target on this machine: with nothing but the download (no API call, no checks, no checksum, no store), \`http.get\` made ${fmt(getToCurl, 2)}x of curl and \`fetch\` ${fmt(fetchToCurl, 2)}x in this run (the server, the same for all, shares the 2 cores). harvester, which downloads through \`fetch\` and also asks put.io for each file's URL, checks, hashes (CRC32) and records every file, is ${fmt(ratioOf(hr, f.map((r) => r.mibps)), 2)}x of the \`fetch\` floor. A hand-written HTTP/1.1 client came closer (0.53-0.65x) and was not taken (README.md, HTTP download).`);
+    limits.push(`**HTTP download, ${fmt(ratio, 2)}x of curl.** No HTTP client of Node's reaches the target on this machine: with nothing but the download (no API call, no checks, no checksum, no store), \`http.get\` made ${fmt(getToCurl, 2)}x of curl and \`fetch\` ${fmt(fetchToCurl, 2)}x in this run (the server, the same for all, shares the 2 cores). harvester, which downloads through \`fetch\` and also asks put.io for each file's URL, checks, hashes (CRC32) and records every file, is ${fmt(ratioOf(hr, fr), 2)}x of the \`fetch\` floor. A hand-written HTTP/1.1 client came closer (0.53-0.65x) and was not taken (README.md, HTTP download).`);
   }
   const bare = `${h[0]?.maxParallel} at once, each body piped to its file, nothing else (no API call, no checks, no checksum, no store)`;
   floorRow('HTTP download b: the same, against the floor of Node\'s `http.get`', h, `Node's \`http.get\` (keep-alive agent) of every download URL, ${bare}`, g);
   floorRow('HTTP download c: the same, against the floor of Node\'s `fetch` (what harvester uses)', h, `Node's \`fetch\` of every download URL, ${bare}`, f);
-  details.push(`- **HTTP download**: the same files from bench/peers/putio-server.ts (its own process, reading the page-cached files). Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; curl: ${list(p.map((r) => r.ms / 1000))}; Node's http.get alone: ${list(g.map((r) => r.ms / 1000))} (${fmt(ratioOf(g.map((r) => r.mibps), pr), 2)}x of curl); Node's fetch alone: ${list(f.map((r) => r.ms / 1000))} (${fmt(ratioOf(f.map((r) => r.mibps), pr), 2)}x of curl). Harvester's process CPU during the download (all threads): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
+  details.push(`- **HTTP download**: the same files from bench/peers/putio-server.ts (its own process, reading the page-cached files). Seconds by run, harvester: ${list(h.map((r) => r.ms / 1000))}; curl: ${list(p.map((r) => r.ms / 1000))}; Node's http.get alone: ${list(g.map((r) => r.ms / 1000))} (${fmt(getToCurl, 2)}x of curl); Node's fetch alone: ${list(f.map((r) => r.ms / 1000))} (${fmt(fetchToCurl, 2)}x of curl). Harvester's process CPU during the download (all threads): ${list(h.map((r) => r.cpuPercent ?? NaN), 0)} % of one core; main thread event-loop utilisation ${list(h.map((r) => (r.elu ?? NaN) * 100), 0)} %.`);
 }
 
 async function verifyFigure(): Promise<void> {
@@ -471,13 +469,14 @@ async function verifyFigure(): Promise<void> {
     harvester: summarize(hr), peerName: 'the same task function in one thread, file after file', peer: summarize(pr), unit: 'MiB/s', ratio,
     target: `>= 1.7x on 2 cores (this machine: ${machine().cores})`, met: ratio >= 1.7,
   });
+  const poolToThreads = ratioOf(hr, br);
   rows.push({
     figure: 'verification b: the pool against the machine\'s parallel floor', harvester: summarize(hr),
     peerName: `${b[0]?.threads} plain worker threads (no piscina) calling the same task function on their share of the files`,
-    peer: summarize(br), unit: 'MiB/s', ratio: ratioOf(hr, br), target: 'report',
+    peer: summarize(br), unit: 'MiB/s', ratio: poolToThreads, target: 'report',
   });
   if (ratio < 1.7) {
-    limits.push(`**Verification, ${fmt(ratio, 2)}x of one thread.** The machine's own parallelism: ${b[0]?.threads} plain worker threads running the same task function, with no pool, made ${fmt(ratioOf(br, pr), 2)}x of one thread in this run, and the pool is ${fmt(ratioOf(hr, br), 2)}x of them${ratioOf(hr, br) >= 0.95 ? ': the pool adds nothing measurable; two threads hashing at once do not get 2x from the 2 virtual cores of this machine' : ''}.`);
+    limits.push(`**Verification, ${fmt(ratio, 2)}x of one thread.** The machine's own parallelism: ${b[0]?.threads} plain worker threads running the same task function, with no pool, made ${fmt(ratioOf(br, pr), 2)}x of one thread in this run, and the pool is ${fmt(poolToThreads, 2)}x of them${poolToThreads >= 0.95 ? ': the pool adds nothing measurable; two threads hashing at once do not get 2x from the 2 virtual cores of this machine' : ''}.`);
   }
   const cold = h.map((r) => r.bytes / MiB / ((r.ms + r.startMs) / 1000));
   details.push(`- **verification**: seconds by run, pool (${h[0]?.threads} threads, started before the clock): ${list(h.map((r) => r.ms / 1000))}; one thread: ${list(p.map((r) => r.ms / 1000))}; plain worker threads: ${list(b.map((r) => r.ms / 1000))}. Starting the pool's threads (a cold pool, as after piscina's 30 s idle timeout) took ${list(h.map((r) => r.startMs), 0)} ms; counting it, the pool's median is ${fmt(median(cold))} MiB/s, ${fmt(median(cold) / median(pr), 2)}x the one thread.`);
