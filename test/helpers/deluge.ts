@@ -284,11 +284,14 @@ export class DelugeHarness {
   }
 
   private async connectWeb(): Promise<void> {
-    if ((await this.post('web.connected', [])).result === true) return;
-    await this.post('web.connect', [this.hostId]);
-    await waitUntilAsync(async () => (await this.post('web.connected', [])).result === true, 15_000, 'deluge-web connected to deluged');
-    // The daemon's methods are fetched right after connecting.
-    await waitUntilAsync(async () => (await this.post('core.get_enabled_plugins', [])).error?.code !== 2, 10_000, 'core.* methods');
+    if ((await this.post('web.connected', [])).result !== true) {
+      await this.post('web.connect', [this.hostId]);
+      await waitUntilAsync(async () => (await this.post('web.connected', [])).result === true, 15_000, 'deluge-web connected to deluged');
+    }
+    // Connected is not yet usable: the daemon's methods are fetched, and its login finished, a moment
+    // later. harvester may have just connected the shared web UI itself, and a core call in between
+    // answered "unknown method" or "NotAuthorizedError: Auth level too low: 0 < 5" (a CI failure).
+    await waitUntilAsync(async () => !(await this.post('core.get_enabled_plugins', [])).error, 10_000, 'core.* methods answered');
   }
 
   private async login(): Promise<void> {
