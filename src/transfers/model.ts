@@ -50,6 +50,8 @@ export interface RemoteTransfer {
   /** uploaded/downloaded on the seedbox, when known. */
   ratio?: number;
   errorString?: string;
+  /** Seconds until the seedbox expects to finish, when it says (put.io estimated_time). */
+  eta?: number;
 }
 
 /** A transfer as harvester records it in the store. */
@@ -98,6 +100,16 @@ export interface Transfer {
   /** The Claim on the transfer's next step, if any (for status displays; claims go through the store). */
   claimOwner?: string | null;
   claimExpiresAt?: number | null;
+  /** When it was paused (torrent-stop, or torrent-add with paused): nothing is downloaded until resumed. */
+  pausedAt?: number | null;
+  /** Download order set by queue-move-*: lower goes first; null: by age. */
+  queuePosition?: number | null;
+  /** The seedbox's ETA in seconds at the last listing, when it reports one. */
+  remoteEta?: number | null;
+  /** When the seedbox's progress last changed (or the transfer was first listed): stall detection. */
+  remoteProgressAt?: number | null;
+  /** When IMPORT_TIMEOUT passed without an import: the *arr is no longer asked, the copy is kept. */
+  importGivenUpAt?: number | null;
 }
 
 /** A file of a transfer as the store records it: its File Name (a RemoteFile, so it can be opened) and local progress. */

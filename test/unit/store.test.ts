@@ -163,9 +163,11 @@ test('a database at every earlier schema version is migrated forward at open, it
       assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION, `v${version}: user_version is now ${SCHEMA_VERSION}`);
       assert.deepEqual(schemaOf(after), fresh, `v${version}: the schema is exactly a new database's`);
       if (version === 0 || before === undefined) continue;
-      // The newer versions' columns are there (v2: what torrent-set and torrent-remove keep).
+      // The newer versions' columns are there (v2: what torrent-set and torrent-remove keep; v3: pause, queue order, seedbox ETA, stalls, import timeout).
       const newColumns = columnsOf(after, 'transfers').filter((c) => !oldColumns.includes(c));
-      if (version === 1) assert.deepEqual(newColumns, ['labels', 'seed_ratio_mode', 'seed_idle_limit', 'seed_idle_mode', 'removed_at']);
+      const v3Columns = ['paused_at', 'queue_position', 'remote_eta', 'remote_progress_at', 'import_given_up_at'];
+      if (version === 1) assert.deepEqual(newColumns, ['labels', 'seed_ratio_mode', 'seed_idle_limit', 'seed_idle_mode', 'removed_at', ...v3Columns]);
+      if (version === 2) assert.deepEqual(newColumns, v3Columns);
       // Every old value is where it was; the new columns start empty.
       const rows = allRows(after);
       for (const table of Object.keys(before)) {
@@ -209,18 +211,18 @@ test('a database at every earlier schema version is migrated forward at open, it
   }
 });
 
-/** A v1 database that already has one of the columns migration 2 adds: that migration fails on its third ALTER TABLE. */
-function v1WithClashingColumn(file: string): void {
-  const db = databaseAtVersion(file, 1);
+/** A v2 database that already has one of the columns migration 3 adds: that migration fails on its third ALTER TABLE. */
+function v2WithClashingColumn(file: string): void {
+  const db = databaseAtVersion(file, 2);
   writeV1Rows(db);
-  db.exec('ALTER TABLE transfers ADD COLUMN seed_idle_limit INTEGER');
+  db.exec('ALTER TABLE transfers ADD COLUMN remote_eta INTEGER');
   db.close();
 }
 
 test('a migration that fails halfway is rolled back: the database stays at its version, unchanged, and opening fails naming the file and the cause', () => {
-  assert.equal(SCHEMA_VERSION, 2, 'this test breaks migration 2; point it at the newest migration when one is added');
+  assert.equal(SCHEMA_VERSION, 3, 'this test breaks migration 3; point it at the newest migration when one is added');
   const file = dbFile();
-  v1WithClashingColumn(file);
+  v2WithClashingColumn(file);
   const look = () => {
     const db = new Database(file, { readonly: true });
     try {
@@ -230,15 +232,15 @@ test('a migration that fails halfway is rolled back: the database stays at its v
     }
   };
   const before = look();
-  assert.equal(before.version, 1);
+  assert.equal(before.version, 2);
 
   assert.throws(
     () => new SqliteStore(file),
-    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('duplicate column name: seed_idle_limit'),
+    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('duplicate column name: remote_eta'),
   );
   const after = look();
-  assert.equal(after.version, 1, 'user_version stays 1');
-  assert.deepEqual(after.schema, before.schema, 'not one of migration 2\'s columns was kept (labels and seed_ratio_mode were added before the failure)');
+  assert.equal(after.version, 2, 'user_version stays 2');
+  assert.deepEqual(after.schema, before.schema, 'not one of migration 3\'s columns was kept (paused_at and queue_position were added before the failure)');
   assert.deepEqual(after.rows, before.rows, 'the rows are untouched');
   // Trying again changes nothing either: the failure is stable, not a half-upgraded file.
   assert.throws(() => new SqliteStore(file), /duplicate column name/);
@@ -247,13 +249,13 @@ test('a migration that fails halfway is rolled back: the database stays at its v
 
 test('a failed migration is reported as a StoreError that says the upgrade failed and the database was left as it was', () => {
   const file = dbFile();
-  v1WithClashingColumn(file);
+  v2WithClashingColumn(file);
   assert.throws(
     () => new SqliteStore(file),
     (err: unknown) =>
       err instanceof StoreError && err.file === file && err.message.includes(`DB_PATH ${file}`) &&
-      err.code === 'migration-failed' && /schema version 1 to 2 failed/.test(err.message) &&
-      /duplicate column name: seed_idle_limit/.test(err.message) && /still version 1/.test(err.message),
+      err.code === 'migration-failed' && /schema version 2 to 3 failed/.test(err.message) &&
+      /duplicate column name: remote_eta/.test(err.message) && /still version 2/.test(err.message),
   );
 });
 
@@ -341,6 +343,21 @@ test('category and seed ratio from torrent-add survive later listings', async ()
   const t = (await store.upsertRemote('putio', remote('9'))).transfer;
   assert.equal(t.category, 'tv-sonarr');
   assert.equal(t.seedRatioLimit, 2);
+});
+
+test("the seedbox's ETA is kept as it reports it, and the progress time moves only when its progress does", async () => {
+  const clock = fakeClock(50_000);
+  const store = open(dbFile(), clock);
+  const downloading = { finished: false, remoteStatus: 'DOWNLOADING' };
+  let t = (await store.upsertRemote('putio', remote('e', { ...downloading, progress: 10, eta: 300.4 }))).transfer;
+  assert.deepEqual([t.remoteEta, t.remoteProgressAt], [300, 50_000]);
+  clock.advance(60_000);
+  t = (await store.upsertRemote('putio', remote('e', { ...downloading, progress: 10 }))).transfer;
+  assert.deepEqual([t.remoteEta, t.remoteProgressAt], [null, 50_000], 'no ETA given: none kept; same progress: same time');
+  clock.advance(60_000);
+  t = (await store.upsertRemote('putio', remote('e', { ...downloading, progress: 30, eta: -1 }))).transfer;
+  assert.deepEqual([t.remoteEta, t.remoteProgressAt], [null, 170_000], 'a negative ETA means unknown; new progress: new time');
+  assert.deepEqual([t.pausedAt, t.queuePosition, t.importGivenUpAt], [null, null, null], 'the other new columns start empty');
 });
 
 test('claims are exclusive across two connections to the same file', async () => {

@@ -36,6 +36,8 @@ export const TransferJson = z.object({
   userfile_exists: z.boolean().nullish(),
   source: z.string().nullish(),
   magneturi: z.string().nullish(),
+  // Seconds to go; put.io sends -1 or null when it does not know (C.5): only a plain number >= 0 is kept.
+  estimated_time: z.unknown().optional(),
 });
 export type TransferJson = z.output<typeof TransferJson>;
 

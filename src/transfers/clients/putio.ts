@@ -331,6 +331,9 @@ function toRemoteTransfer(t: TransferJson): RemoteTransfer {
   const ratio = t.downloaded > 0 ? t.uploaded / t.downloaded : parseRatio(t.current_ratio);
   if (ratio !== undefined && Number.isFinite(ratio)) out.ratio = ratio;
   if (t.error_message) out.errorString = t.error_message;
+  if (!finished && typeof t.estimated_time === 'number' && Number.isFinite(t.estimated_time) && t.estimated_time >= 0) {
+    out.eta = t.estimated_time;
+  }
   return out;
 }
 

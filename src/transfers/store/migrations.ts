@@ -85,6 +85,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE transfers ADD COLUMN seed_idle_mode INTEGER;   -- Transmission tr_idlelimit
   ALTER TABLE transfers ADD COLUMN removed_at INTEGER;       -- Sonarr/Radarr removed it (torrent-remove): hidden for good
   `,
+  // 3: what Sonarr/Radarr's own client code expects of the endpoint (pause, queue order, seedbox
+  // progress and ETA, stalls) and the end of waiting for an import.
+  `
+  ALTER TABLE transfers ADD COLUMN paused_at INTEGER;          -- torrent-stop / add paused: nothing is downloaded until torrent-start
+  ALTER TABLE transfers ADD COLUMN queue_position INTEGER;     -- queue-move-*: lower downloads first; NULL: by age
+  ALTER TABLE transfers ADD COLUMN remote_eta INTEGER;         -- the seedbox's ETA in seconds, when it reports one
+  ALTER TABLE transfers ADD COLUMN remote_progress_at INTEGER; -- when the seedbox's progress last changed (stalls)
+  ALTER TABLE transfers ADD COLUMN import_given_up_at INTEGER; -- IMPORT_TIMEOUT passed: the *arr is no longer asked
+  `,
 ];
 
 /** The schema version this code writes and understands. */

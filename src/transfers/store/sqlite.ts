@@ -54,6 +54,11 @@ export function transferId(client: ClientKind, remoteId: string): string {
   return `${client}:${remoteId}`;
 }
 
+/** The seedbox's ETA as the store keeps it: whole seconds, or null when it gives none. */
+function etaOf(remote: RemoteTransfer): number | null {
+  return remote.eta !== undefined && Number.isFinite(remote.eta) && remote.eta >= 0 ? Math.round(remote.eta) : null;
+}
+
 const INFO_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** States after which the step that failed so far is done: attempts start again from zero. */
@@ -112,6 +117,11 @@ interface TransferRow {
   seed_idle_limit: number | null;
   seed_idle_mode: number | null;
   removed_at: number | null;
+  paused_at: number | null;
+  queue_position: number | null;
+  remote_eta: number | null;
+  remote_progress_at: number | null;
+  import_given_up_at: number | null;
 }
 
 interface FileRow {
@@ -170,6 +180,11 @@ function toTransfer(r: TransferRow): Transfer {
     seedIdleLimit: r.seed_idle_limit,
     seedIdleMode: r.seed_idle_mode,
     removedAt: r.removed_at,
+    pausedAt: r.paused_at,
+    queuePosition: r.queue_position,
+    remoteEta: r.remote_eta,
+    remoteProgressAt: r.remote_progress_at,
+    importGivenUpAt: r.import_given_up_at,
   };
 }
 
@@ -344,6 +359,7 @@ export class SqliteStore implements Store {
           remote_progress: remote.progress,
           remote_ratio: remote.ratio ?? null,
           remote_error: remote.errorString ?? null,
+          remote_eta: etaOf(remote),
           total_bytes: Math.trunc(remote.totalBytes),
           seed_ratio_limit: opts.seedRatioLimit ?? null,
           now,
@@ -362,6 +378,9 @@ export class SqliteStore implements Store {
         remote_progress: remote.progress,
         remote_ratio: remote.ratio ?? null,
         remote_error: remote.errorString ?? null,
+        remote_eta: etaOf(remote),
+        // A stall is no change of the seedbox's progress for a while: the time moves only with the progress.
+        remote_progress_at: remote.progress !== row.remote_progress || row.remote_progress_at === null ? now : row.remote_progress_at,
         // Once File Names are recorded their sizes are the total; the listing's total is only a first guess.
         total_bytes: row.local_name === null ? Math.trunc(remote.totalBytes) : row.total_bytes,
         category: opts.category !== undefined && opts.category !== null ? opts.category : row.category,
@@ -698,13 +717,13 @@ function prepare(db: Database.Database) {
     countByState: db.prepare('SELECT state, count(*) AS n FROM transfers GROUP BY state'),
     insertTransfer: db.prepare(`
       INSERT INTO transfers (id, client, remote_id, name, hash, category, state, remote_status, remote_progress,
-        remote_ratio, remote_error, total_bytes, seed_ratio_limit, created_at, updated_at, last_seen_at)
+        remote_ratio, remote_error, remote_eta, remote_progress_at, total_bytes, seed_ratio_limit, created_at, updated_at, last_seen_at)
       VALUES (@id, @client, @remote_id, @name, @hash, @category, @state, @remote_status, @remote_progress,
-        @remote_ratio, @remote_error, @total_bytes, @seed_ratio_limit, @now, @now, @now)`),
+        @remote_ratio, @remote_error, @remote_eta, @now, @total_bytes, @seed_ratio_limit, @now, @now, @now)`),
     updateListed: db.prepare(`
       UPDATE transfers SET name = @name, hash = @hash, state = @state, remote_status = @remote_status,
         remote_progress = @remote_progress, remote_ratio = @remote_ratio, remote_error = @remote_error,
-        total_bytes = @total_bytes, category = @category, seed_ratio_limit = @seed_ratio_limit,
+        remote_eta = @remote_eta, remote_progress_at = @remote_progress_at, total_bytes = @total_bytes, category = @category, seed_ratio_limit = @seed_ratio_limit,
         last_seen_at = @now, updated_at = @updated_at
       WHERE id = @id`),
     listFiles: db.prepare('SELECT * FROM files WHERE transfer_id = ? ORDER BY path'),
