@@ -11,7 +11,7 @@ import { cpSync, createReadStream, mkdtempSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
-import { WORKER_ENTRY } from '../src/supervisor/loop-handle';
+import { WORKER_ENTRY } from '../src/supervisor/incarnation';
 import { runChild, useScenarioDir, type ChildOptions } from './lib/child';
 import { fmt, load, machine, table, type Row } from './lib/report';
 import { median, percentile, summarize } from './lib/stats';

@@ -78,7 +78,7 @@ module.exports = { default: defineLoop({
 `);
   process.env[CODE_CACHE_OUT_ENV] = out; // inherited by the worker
   const { Supervisor } = require(join(root, 'dist', 'src', 'supervisor'));
-  const { WORKER_ENTRY } = require(join(root, 'dist', 'src', 'supervisor', 'loop-handle.js'));
+  const { WORKER_ENTRY } = require(join(root, 'dist', 'src', 'supervisor', 'incarnation.js'));
   if (!WORKER_ENTRY.endsWith('worker-boot.js')) throw new Error(`the supervisor does not pick the bundle (entry ${WORKER_ENTRY})`);
   let exited;
   const done = new Promise((resolve) => { exited = resolve; });

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { basename } from 'node:path';
 import { Supervisor } from '../../src/supervisor';
-import { WORKER_ENTRY } from '../../src/supervisor/loop-handle';
+import { WORKER_ENTRY } from '../../src/supervisor/incarnation';
 import { now, sleep } from '../lib/clock';
 import { num, runScenario, scenarioArgs } from '../lib/child-main';
 import { BARE_WORKER, loopModule, Probe } from '../lib/harness';

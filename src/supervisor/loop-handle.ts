@@ -1,45 +1,22 @@
-// One supervised loop: its current worker (an Incarnation), the reason each
-// worker ended, and the restart decision. The supervisor holds one per loop.
-import { MessageChannel, Worker } from 'node:worker_threads';
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/umd/node-adapter';
+// One supervised loop: its current worker (an Incarnation), the life cycle of
+// start, stop, restart and give-up, and the events of each. The decisions are
+// pure functions elsewhere: why a worker ended (exit-reason.ts), whether it
+// hangs (hang-verdict.ts), whether to restart it (restart-policy.ts).
 import {
   HB,
-  HB_SLOTS,
   LOOP_STATES,
-  raceClosed,
   type HostServices,
-  type LoopControl,
   type LoopRuntimeStatus,
-  type LoopWorkerData,
   type WorkerMessage,
 } from '../loop/protocol';
-import { GaveUpError, LoopExitError, StartupError, WorkerGoneError } from './errors';
+import { GaveUpError, LoopExitError, StartupError } from './errors';
 import type { ExitReason, SupervisorEvent } from './events';
+import { exitReason, isCrash } from './exit-reason';
+import { BOOT_TIMEOUT_MS, hangVerdict, watchPeriod } from './hang-verdict';
+import { fromWorkerError, Incarnation } from './incarnation';
 import type { ResolvedLoopSpec } from './options';
 import { decideRestart, EMPTY_HISTORY, type RestartHistory, type RestartPolicy } from './restart-policy';
 
-/**
- * The worker entry: dist/src/loop/worker-entry.js, or, when the build bundled
- * the runtime (scripts/bundle-workers.js) and the bundle is at least as new as
- * the tsc output it came from, worker-boot.js, which runs that one-file bundle
- * with its V8 code cache: a worker starts much faster (bench/RESULTS.md).
- * HARVESTER_WORKER_BUNDLE=0 forces the separate files (stack traces point at them).
- */
-export const WORKER_ENTRY = pickWorkerEntry(resolve(__dirname, '../loop'));
-
-function pickWorkerEntry(dir: string): string {
-  const plain = resolve(dir, 'worker-entry.js');
-  if (process.env.HARVESTER_WORKER_BUNDLE === '0') return plain;
-  try {
-    const fresh = statSync(resolve(dir, 'worker-entry.bundle.js')).mtimeMs >= statSync(plain).mtimeMs;
-    return fresh ? resolve(dir, 'worker-boot.js') : plain;
-  } catch {
-    return plain;
-  }
-}
 
 export type LoopPhase = 'starting' | 'ready' | 'restarting' | 'stopping' | 'stopped' | 'gave-up' | 'failed';
 
@@ -69,83 +46,6 @@ export interface LoopStatusRow {
   lastHeartbeatAt: number | null;
   lastError: { message: string; at: number } | null;
   lastExit: { code: number; reason: ExitReason; at: number } | null;
-}
-
-/** One worker thread running the loop once. */
-class Incarnation {
-  readonly hb: BigInt64Array;
-  readonly worker: Worker;
-  readonly control: Comlink.Remote<LoopControl>;
-  readonly spawnedAt = Date.now();
-  readonly exited: Promise<number>;
-  /** Rejects when the worker is gone: every comlink call races it. */
-  readonly gone: Promise<never>;
-  threadId: number;
-  error: Error | undefined;
-  oom = false;
-  hung: string | undefined;
-  invalidModule: string | undefined;
-  done = false;
-  started = false;
-  loaded = false;
-  goDue = false;
-  readyAt: number | undefined;
-  stopRequested = false;
-  terminatedForStop = false;
-  cancelled = false;
-  private markExited!: (code: number) => void;
-  private readonly closePorts: () => void;
-
-  constructor(readonly spec: ResolvedLoopSpec, readonly attempt: number, readonly waitForGo: boolean, ctx: HandleContext) {
-    const buffer = new SharedArrayBuffer(HB_SLOTS * BigInt64Array.BYTES_PER_ELEMENT);
-    this.hb = new BigInt64Array(buffer);
-    // lastBeat stays 0 until the worker's first beat: its boot is not a hang (see watchHeartbeat).
-    const control = new MessageChannel();
-    const host = new MessageChannel();
-    const data: LoopWorkerData & { pretty: boolean } = {
-      name: spec.name,
-      moduleUrl: spec.moduleUrl,
-      intervalMs: spec.intervalMs,
-      options: spec.options,
-      attempt,
-      tickTimeoutMs: spec.tickTimeoutMs,
-      heartbeatIntervalMs: heartbeatInterval(spec.heartbeatTimeoutMs),
-      stopTimeoutMs: spec.stopTimeoutMs,
-      heartbeat: buffer,
-      controlPort: control.port2,
-      hostPort: host.port2,
-      waitForGo,
-      logLevel: ctx.logLevel,
-      pretty: ctx.pretty,
-    };
-    this.worker = new Worker(WORKER_ENTRY, {
-      workerData: data,
-      transferList: [control.port2, host.port2],
-      resourceLimits: spec.resourceLimits,
-    });
-    this.threadId = this.worker.threadId;
-    Comlink.expose(ctx.host, nodeEndpoint(host.port1));
-    this.control = Comlink.wrap<LoopControl>(nodeEndpoint(control.port1));
-    this.closePorts = () => { control.port1.close(); host.port1.close(); };
-    this.exited = new Promise((r) => { this.markExited = r; });
-    this.gone = this.exited.then((code) => {
-      throw new WorkerGoneError(`loop "${spec.name}" exited (code ${code}) before answering`);
-    });
-    this.gone.catch(() => undefined);
-  }
-
-  ended(code: number): void {
-    this.closePorts();
-    this.markExited(code);
-  }
-
-  call<T>(fn: (c: Comlink.Remote<LoopControl>) => Promise<T>): Promise<T> {
-    return raceClosed(fn(this.control), this.gone);
-  }
-
-  terminate(): void {
-    void this.worker.terminate();
-  }
 }
 
 export class LoopHandle {
@@ -325,21 +225,12 @@ export class LoopHandle {
     }
   }
 
-  private exitReason(inc: Incarnation, code: number): ExitReason {
-    if (inc.hung) return 'hung';
-    if (inc.oom) return 'out-of-memory';
-    if (inc.stopRequested && inc.terminatedForStop) return 'terminated';
-    if (inc.stopRequested && code === 0 && !inc.error) return 'stopped';
-    if (inc.done && code === 0 && !inc.error) return 'stopped';
-    return 'crashed';
-  }
-
   private onExit(inc: Incarnation, code: number): void {
     clearInterval(this.hangTimer);
     if (inc.cancelled || inc !== this.current) return;
     const now = Date.now();
-    const reason = this.exitReason(inc, code);
-    const crashed = reason === 'crashed' || reason === 'hung' || reason === 'out-of-memory';
+    const reason = exitReason(inc.exitSnapshot(), code);
+    const crashed = isCrash(reason);
     if (crashed) {
       const err = inc.error ?? new LoopExitError(
         reason === 'hung' ? inc.hung! : `worker exited with code ${code} without being asked to stop (process.exit in the loop?)`,
@@ -409,50 +300,12 @@ export class LoopHandle {
   private watchHeartbeat(inc: Incarnation): void {
     clearInterval(this.hangTimer);
     const { heartbeatTimeoutMs, tickTimeoutMs } = this.spec;
-    const period = Math.max(20, Math.floor(Math.min(heartbeatTimeoutMs, tickTimeoutMs || Infinity) / 4));
+    const limits = { heartbeatTimeoutMs, tickTimeoutMs, tickGraceMs: this.ctx.tickGraceMs, bootTimeoutMs: BOOT_TIMEOUT_MS };
     this.hangTimer = setInterval(() => {
       if (inc.stopRequested || inc.hung || inc.cancelled) return;
-      const now = Date.now();
-      const lastBeat = Number(Atomics.load(inc.hb, HB.lastBeat));
-      if (lastBeat === 0) {
-        // Not booted yet: the worker beats before any loop code runs, and a thread can take
-        // longer than a short heartbeatTimeoutMs to boot on a loaded machine.
-        const bootMs = Math.max(heartbeatTimeoutMs, BOOT_TIMEOUT_MS);
-        if (now - inc.spawnedAt > bootMs) inc.hung = `loop hung: the worker did not boot within ${bootMs} ms`;
-      } else if (now - lastBeat > heartbeatTimeoutMs) {
-        inc.hung = `loop hung: no heartbeat for ${now - lastBeat} ms (heartbeatTimeoutMs ${heartbeatTimeoutMs})`;
-      } else if (tickTimeoutMs > 0) {
-        const tickStarted = Number(Atomics.load(inc.hb, HB.tickStartedAt));
-        if (tickStarted > 0 && now - tickStarted > tickTimeoutMs + this.ctx.tickGraceMs) {
-          inc.hung = `loop hung: tick running for ${now - tickStarted} ms, past its deadline of ${tickTimeoutMs} ms`;
-        }
-      }
+      inc.hung = hangVerdict(inc.heartbeat(Date.now()), limits);
       if (inc.hung) inc.terminate();
-    }, period);
+    }, watchPeriod(heartbeatTimeoutMs, tickTimeoutMs));
     this.hangTimer.unref();
   }
-}
-
-/** How long a worker may take to boot (to its first heartbeat), when that is longer than heartbeatTimeoutMs. */
-const BOOT_TIMEOUT_MS = 30_000;
-
-/** The worker beats four times per timeout, so one late beat is never a hang. */
-export function heartbeatInterval(heartbeatTimeoutMs: number): number {
-  return Math.max(10, Math.floor(heartbeatTimeoutMs / 4));
-}
-
-/**
- * What a worker's `error` event carries, as an Error: an object that was not a
- * real Error in the worker (worker-entry.ts made its fields enumerable) is
- * rebuilt with its name, message, stack and code.
- */
-function fromWorkerError(err: unknown): Error {
-  if (err instanceof Error) return err;
-  const o = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
-  if (typeof o.message !== 'string') return new LoopExitError(`worker error: ${String(err)}`);
-  const error = new Error(o.message) as Error & { code?: unknown };
-  if (typeof o.name === 'string') error.name = o.name;
-  if (typeof o.stack === 'string') error.stack = o.stack;
-  if (typeof o.code === 'string' || typeof o.code === 'number') error.code = o.code;
-  return error;
 }
