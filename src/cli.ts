@@ -8,7 +8,7 @@ import { createLogger } from './log';
 import { loadConfigFile } from './supervisor/config-file';
 import { runAsProcess } from './supervisor/process';
 import { resolveLoopSpecs, type SupervisorOptions } from './supervisor/options';
-import { daemonOptions } from './daemon';
+import { DAEMON_REDACT_PATHS, daemonOptions } from './daemon';
 import { runCheck } from './commands/check';
 import { runStatus } from './commands/status';
 import { opsHooks } from './http/hooks';
@@ -32,7 +32,8 @@ export function buildProgram(): Command {
     .description('run the daemon, or the loops a config module lists')
     .option('-c, --config <file>', 'ESM config module: export default { loops: [...], ...supervisorOptions }')
     .action(async (opts: { config?: string }) => {
-      const logger = createLogger();
+      // The daemon's secret paths from the first line on; a config file's own `redact` is added by the Supervisor.
+      const logger = createLogger({ redact: opts.config ? [] : DAEMON_REDACT_PATHS });
       // The ops server (status page, /metrics, /api): HTTP_BIND, default 127.0.0.1:9092; with --config only when HTTP_BIND is set.
       await runAsProcess(() => resolveOptions(opts.config), logger, opsHooks({ logger, version, daemon: !opts.config }));
     });

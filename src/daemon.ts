@@ -4,7 +4,7 @@
 // claims of an earlier process are taken back.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadConfig, ConfigError, type Config } from './transfers/config';
+import { loadConfig, ConfigError, SECRET_VARIABLES, type Config } from './transfers/config';
 import { SqliteStore } from './transfers/store/sqlite';
 import { StoreError } from './transfers/store/errors';
 import { StartupError } from './supervisor/errors';
@@ -13,6 +13,9 @@ import type { SupervisorEvent } from './supervisor/events';
 import { raiseAlert } from './transfers/alerts';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
+
+/** The daemon's secrets wherever a log line carries its configuration (`config.PUTIO_TOKEN`...), beside the generic paths. */
+export const DAEMON_REDACT_PATHS: string[] = SECRET_VARIABLES.map((name) => `config.${name}`);
 
 /** Loops that only read the store look for work every second (DESIGN.md 5). */
 const STORE_POLL_MS = 1000;
@@ -56,7 +59,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   } finally {
     await store.close();
   }
-  return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config) };
+  return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config), redact: DAEMON_REDACT_PATHS };
 }
 
 /**

@@ -5,7 +5,11 @@ import pino, { type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-/** Paths pino replaces with "[redacted]" wherever they appear in a log object. */
+/**
+ * Paths pino replaces with "[redacted]" wherever they appear in a log object: the generic
+ * ones. A program adds its own secrets' paths with `redact` (the supervisor's option of that
+ * name reaches every worker's logger too); the daemon's are DAEMON_REDACT_PATHS in its config.
+ */
 export const REDACT_PATHS = [
   'token',
   'password',
@@ -19,14 +23,6 @@ export const REDACT_PATHS = [
   'headers.authorization',
   'req.headers.authorization',
   'req.headers["x-api-key"]',
-  'config.PUTIO_TOKEN',
-  'config.TRANSMISSION_PASSWORD',
-  'config.DELUGE_PASSWORD',
-  'config.SONARR_API_KEY',
-  'config.RADARR_API_KEY',
-  'config.HTTP_TOKEN',
-  'config.DISCORD_WEBHOOK_URL',
-  'config.WEBHOOK_URL',
 ];
 
 export interface CreateLoggerOptions {
@@ -34,6 +30,8 @@ export interface CreateLoggerOptions {
   /** Pretty-print (pino-pretty) instead of JSON; default: when stdout is a TTY. */
   pretty?: boolean;
   base?: Record<string, unknown>;
+  /** More paths to redact, beside REDACT_PATHS (pino's path syntax: `config.MY_TOKEN`, `*.secret`). */
+  redact?: readonly string[];
 }
 
 export function resolveLevel(level: string | undefined): string {
@@ -45,7 +43,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   const options: LoggerOptions = {
     level: resolveLevel(opts.level ?? process.env.LOG_LEVEL),
     base: opts.base ?? { pid: process.pid },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: { paths: [...REDACT_PATHS, ...(opts.redact ?? [])], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label, number) => ({ level: number, levelName: label }) },
   };

@@ -23,6 +23,8 @@ export interface LoopWorkerData {
   /** When true the worker loads its runtime, then waits for a `go` message before any loop code runs. */
   waitForGo: boolean;
   logLevel: string;
+  /** Extra log paths to redact (the supervisor's `redact` option). */
+  redact?: readonly string[];
 }
 
 /** Slots of the heartbeat SharedArrayBuffer (a BigInt64Array), written with Atomics. */

@@ -46,7 +46,7 @@ process.on('uncaughtExceptionMonitor', (err: unknown) => {
 });
 
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
-const log = createLogger({ level: data.logLevel, pretty: data.pretty === true }).child({ operation: data.name });
+const log = createLogger({ level: data.logLevel, pretty: data.pretty === true, redact: data.redact }).child({ operation: data.name });
 
 /** Host calls reject, never hang, once the supervisor's side of the channel is gone. */
 function guardedHost(port: typeof data.hostPort): HostServices {

@@ -44,6 +44,7 @@ function pickWorkerEntry(dir: string): string {
 export interface IncarnationContext {
   logLevel: string;
   pretty: boolean;
+  redact: readonly string[];
   host: HostServices;
 }
 
@@ -93,6 +94,7 @@ export class Incarnation {
       waitForGo,
       logLevel: ctx.logLevel,
       pretty: ctx.pretty,
+      redact: ctx.redact,
     };
     this.worker = new Worker(WORKER_ENTRY, {
       workerData: data,

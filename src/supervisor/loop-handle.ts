@@ -26,6 +26,7 @@ export interface HandleContext {
   prespawn: boolean;
   logLevel: string;
   pretty: boolean;
+  redact: readonly string[];
   host: HostServices;
   emit(e: SupervisorEvent): void;
   onGiveUp(handle: LoopHandle, err: GaveUpError): void;

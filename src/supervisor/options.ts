@@ -56,6 +56,14 @@ export interface SupervisorOptions {
   poolThreads?: number;
   /** Where relative loop modules are resolved from (the config file's folder). */
   baseDir?: string;
+  /**
+   * A folder of piscina task files (`<task>.js`, default export a function) that loops run
+   * with `ctx.host.runTask(task, input)`; relative to baseDir. A task name is looked up there
+   * first, then among the built-in tasks (`hash`).
+   */
+  tasks?: string;
+  /** Log paths to redact in the main thread's and every worker's lines, beside the generic ones (src/log.ts). */
+  redact?: string[];
 }
 
 export interface ResolvedLoopSpec {
@@ -129,6 +137,8 @@ export const supervisorOptionsSchema = z.strictObject({
   quietIdleGc: z.boolean().optional(),
   poolThreads: z.number().int().positive().optional(),
   baseDir: z.string().optional(),
+  tasks: z.string().min(1).optional(),
+  redact: z.array(z.string().min(1)).optional(),
 });
 
 /** One line for the first problem zod found: `loops[1].intervalMs: must be a number...`. */
@@ -170,6 +180,14 @@ export function resolveLoopSpecs(opts: SupervisorOptions): ResolvedLoopSpec[] {
       stopTimeoutMs: spec.stopTimeoutMs ?? opts.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs,
     };
   });
+}
+
+/** The `tasks` folder as an absolute path; a start-up error when it is not a folder. */
+export function resolveTasksDir(opts: SupervisorOptions): string | undefined {
+  if (opts.tasks === undefined) return undefined;
+  const dir = resolveModulePath(opts.tasks, opts.baseDir ?? process.cwd());
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new StartupError(`tasks: folder not found: ${dir}`, 'tasks');
+  return dir;
 }
 
 function resolveModulePath(module: string | URL, baseDir: string): string {

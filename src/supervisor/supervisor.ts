@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import type { Logger } from 'pino';
-import { createLogger, resolveLevel } from '../log';
+import { createLogger, REDACT_PATHS, resolveLevel } from '../log';
 import { GaveUpError, StartupError } from './errors';
 import { logEvent, type SupervisorEvent } from './events';
 import { TaskPool } from './host';
@@ -12,6 +12,7 @@ import {
   DEFAULTS,
   resolveBackoff,
   resolveLoopSpecs,
+  resolveTasksDir,
   validateOptions,
   type SupervisorOptions,
 } from './options';
@@ -32,9 +33,13 @@ export class Supervisor extends EventEmitter {
     validateOptions(options);
     const specs = resolveLoopSpecs(options);
     const level = resolveLevel(options.logLevel ?? process.env.LOG_LEVEL);
-    this.logger = options.logger ?? createLogger({ level });
+    const redact = options.redact ?? [];
+    // A logger given (the CLI's, made before a config file was read) still redacts the config's paths.
+    this.logger = options.logger
+      ? (redact.length ? options.logger.child({}, { redact: { paths: [...REDACT_PATHS, ...redact], censor: '[redacted]' } }) : options.logger)
+      : createLogger({ level, redact });
     this.onEvent = options.onEvent;
-    this.pool = new TaskPool(options.poolThreads);
+    this.pool = new TaskPool(options.poolThreads, resolveTasksDir(options));
     // Process-wide, and read by each isolate as it is created: set before any worker exists.
     if (options.quietIdleGc ?? true) setFlagsFromString('--no-memory-reducer');
     const pretty = !options.logger && process.stdout.isTTY === true && process.env.HARVESTER_LOG_FORMAT !== 'json';
@@ -50,6 +55,7 @@ export class Supervisor extends EventEmitter {
       prespawn: options.prespawn ?? true,
       logLevel: this.logger.level ?? level,
       pretty,
+      redact,
       host: this.pool,
       emit: (e: SupervisorEvent) => this.emitEvent(e),
       onGiveUp: (_h: LoopHandle, _err: GaveUpError) => {

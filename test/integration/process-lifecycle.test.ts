@@ -2,7 +2,7 @@
 // shutdown, exit codes, and the log contract's lines and fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ev, fixture, markerLines, removeDir, runCli, tempDir, waitForMarker } from '../helpers';
 
@@ -87,7 +87,7 @@ test('SIGTERM while the configuration is still loading is a clean stop: exit 0, 
   const marker = join(dir, 'loading');
   const file = join(dir, 'slow.config.mjs');
   writeFileSync(file, `
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 writeFileSync(${JSON.stringify(marker)}, 'loading');
 await new Promise((r) => setTimeout(r, 3000));
 export default { loops: [${JSON.stringify(loop(dir, 'late'))}] };
@@ -261,6 +261,7 @@ const badConfigs: Array<[string, (dir: string) => unknown, RegExp]> = [
   ['a bad number', (d) => ({ loops: [loop(d, 'x', {}, { intervalMs: -5 })] }), /loops\[0\]\.intervalMs/],
   ['a missing module', () => ({ loops: [{ name: 'x', module: './nope.js' }] }), /loop "x": module not found: .*nope\.js/],
   ['a module without a defineLoop default export', () => ({ loops: [{ name: 'x', module: fixture('not-a-loop') }] }), /loop "x": module .*not-a-loop\.js: its default export is not a defineLoop\(\) value/],
+  ['a tasks folder that does not exist', (d) => ({ tasks: './no-such-tasks', loops: [loop(d, 'x')] }), /tasks: folder not found: .*no-such-tasks/],
 ];
 for (const [what, body, message] of badConfigs) {
   test(`start-up with ${what} ends with one clear line and exit code 1`, async () => {
@@ -292,3 +293,33 @@ test('harvester check --config validates without starting anything', async () =>
   assert.match(bad.stderr(), /module not found/);
   removeDir(dir);
 });
+
+test("a config's own task folder and redact paths: its loop runs its task in the shared pool, and its secret is redacted in the worker's log lines", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'tasks'));
+  // A piscina task file as a user writes it: plain CommonJS, default export a function.
+  writeFileSync(join(dir, 'tasks', 'double.js'), 'module.exports = ({ n }) => ({ doubled: n * 2, thread: require("node:worker_threads").threadId });\n');
+  const out = join(dir, 'out.json');
+  const secret = 'sekrit-value-0123456789';
+  const file = config(dir, {
+    tasks: './tasks',
+    redact: ['creds.apiSecret'],
+    loops: [{ name: 'mine', module: fixture('own-task'), restart: 'transient', options: { out, secret, task: 'double' } }],
+  });
+  const run = runCli(['run', '--config', file]);
+  try {
+    const line = await run.waitForLine(ev('own.credentials'));
+    await waitForMarker(out, /doubled/);
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { doubled: number; thread: number };
+    assert.equal(result.doubled, 42, 'the task from the config\'s folder ran');
+    assert.ok(result.thread > 0, 'in a pool thread, not the main thread');
+    assert.deepEqual(line.creds, { apiSecret: '[redacted]', user: 'me' });
+    assert.ok(!run.stdout().includes(secret), 'the secret is nowhere in the output');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  } finally {
+    run.child.kill('SIGKILL');
+    removeDir(dir);
+  }
+});
+
