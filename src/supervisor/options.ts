@@ -39,7 +39,7 @@ export interface SupervisorOptions {
   tickGraceMs?: number;
   logger?: Logger;
   logLevel?: string;
-  /** Receives every supervision event (tests and metrics hook in here). */
+  /** Receives every supervision event: the first listener of the supervisor's one hook, `sup.on('event', fn)`. */
   onEvent?: (e: SupervisorEvent) => void;
   /** Spawn the replacement during the restart delay (no loop code runs before the delay ends). Default true. */
   prespawn?: boolean;

@@ -21,7 +21,6 @@ export class Supervisor extends EventEmitter {
   readonly logger: Logger;
   private readonly handles: LoopHandle[];
   private readonly pool: TaskPool;
-  private readonly onEvent?: (e: SupervisorEvent) => void;
   private stopping: Promise<number> | undefined;
   private exitCode = 0;
   private resolveDone!: (code: number) => void;
@@ -38,7 +37,8 @@ export class Supervisor extends EventEmitter {
     this.logger = options.logger
       ? (redact.length ? options.logger.child({}, { redact: { paths: [...REDACT_PATHS, ...redact], censor: '[redacted]' } }) : options.logger)
       : createLogger({ level, redact });
-    this.onEvent = options.onEvent;
+    // One hook: every event is emitted once, as 'event'; the onEvent option is its first listener.
+    if (options.onEvent) this.on('event', options.onEvent);
     this.pool = new TaskPool(options.poolThreads, resolveTasksDir(options));
     // Process-wide, and read by each isolate as it is created: set before any worker exists.
     if (options.quietIdleGc ?? true) setFlagsFromString('--no-memory-reducer');
@@ -119,14 +119,15 @@ export class Supervisor extends EventEmitter {
     return this.pool;
   }
 
+  /** Logs the event, then hands it to each 'event' listener; one that throws is logged and the others still run. */
   private emitEvent(e: SupervisorEvent): void {
     logEvent(this.logger, e);
-    try {
-      this.onEvent?.(e);
-    } catch (err) {
-      this.logger.error({ err }, 'onEvent hook threw');
+    for (const listener of this.listeners('event') as Array<(e: SupervisorEvent) => void>) {
+      try {
+        listener(e);
+      } catch (err) {
+        this.logger.error({ err, event: 'supervisor.hook-failed', for: e.event }, 'an event listener threw');
+      }
     }
-    this.emit('event', e);
-    this.emit(e.event, e);
   }
 }
