@@ -22,12 +22,18 @@ export interface LoopContext<Options = Record<string, unknown>> {
   setStatus(detail: unknown): void;
 }
 
-export interface LoopDefinition<Options = Record<string, unknown>> {
+/**
+ * A loop's parts. What `setup` returns (or resolves to) is the loop's state: every tick
+ * and the teardown receive it, so a loop keeps its connections and caches there instead of
+ * in module globals, and a restart (a new worker) starts from a fresh setup. The teardown
+ * gets `undefined` when setup never finished (a stop or a crash during it).
+ */
+export interface LoopDefinition<Options = Record<string, unknown>, State = unknown> {
   intervalMs?: number;
-  setup?(ctx: LoopContext<Options>): unknown;
+  setup?(ctx: LoopContext<Options>): State | Promise<State>;
   /** Without tick the loop is a service: setup starts it, teardown stops it. */
-  tick?(ctx: LoopContext<Options>): unknown;
-  teardown?(ctx: LoopContext<Options>): unknown;
+  tick?(ctx: LoopContext<Options>, state: State): unknown;
+  teardown?(ctx: LoopContext<Options>, state: State | undefined): unknown;
 }
 
 /**
@@ -40,11 +46,14 @@ export const DONE: unique symbol = Symbol.for('harvester.loop.done') as never;
 // (ESM and CJS side by side) is still recognised.
 const BRAND = Symbol.for('harvester.loop.definition');
 
-export type DefinedLoop<Options = Record<string, unknown>> = LoopDefinition<Options> & {
+export type DefinedLoop<Options = Record<string, unknown>, State = unknown> = LoopDefinition<Options, State> & {
   readonly [BRAND]: true;
 };
 
-export function defineLoop<Options = Record<string, unknown>>(def: LoopDefinition<Options>): DefinedLoop<Options> {
+/** `defineLoop<Options, State>`: State is inferred from setup's return type when Options is inferred too. */
+export function defineLoop<Options = Record<string, unknown>, State = unknown>(
+  def: LoopDefinition<Options, State>,
+): DefinedLoop<Options, State> {
   if (def === null || typeof def !== 'object') throw new TypeError('defineLoop() needs an object');
   for (const key of ['setup', 'tick', 'teardown'] as const) {
     if (def[key] !== undefined && typeof def[key] !== 'function') {

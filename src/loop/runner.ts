@@ -61,6 +61,8 @@ export class LoopRunner {
     this.fail = reject;
   });
   private readonly ctx: LoopContext<unknown>;
+  /** What setup returned: handed to every tick and to teardown. */
+  private loopState: unknown = undefined;
 
   constructor(private readonly def: DefinedLoop<unknown>, private readonly opts: RunnerOptions) {
     const self = this;
@@ -84,7 +86,8 @@ export class LoopRunner {
     let crash: Error | undefined;
     try {
       if (this.def.setup) {
-        await Promise.race([this.def.setup(this.ctx), this.finished]);
+        const setup = Promise.resolve(this.def.setup(this.ctx)).then((state) => { this.loopState = state; });
+        await Promise.race([setup, this.finished]);
       }
       if (this.stopController.signal.aborted) return await this.finished;
       this.setState('ready');
@@ -174,7 +177,7 @@ export class LoopRunner {
       : undefined;
     const run = (async () => {
       try {
-        const result = await tick(this.ctx);
+        const result = await tick(this.ctx, this.loopState);
         if (result === DONE) this.finishDone();
       } catch (err) {
         // A tick that throws is a crash of the loop, unless we were stopping and it
@@ -216,7 +219,7 @@ export class LoopRunner {
     }
     if (this.def.teardown) {
       try {
-        await this.def.teardown(this.ctx);
+        await this.def.teardown(this.ctx, this.loopState);
       } catch (err) {
         this.opts.log.error({ event: 'loop.teardown-failed', err: toError(err) }, 'teardown failed');
       }

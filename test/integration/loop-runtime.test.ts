@@ -150,3 +150,22 @@ test('a service (no tick) is started by setup and stopped by teardown, like any 
   assert.equal(log.of('loop.exited')[0]!.reason, 'stopped');
   removeDir(dir);
 });
+
+test("setup's value is the loop's state: every tick and the teardown get it, and a restarted loop starts from a fresh setup", async () => {
+  const dir = tempDir();
+  const marker = join(dir, 'm.log');
+  const sup = new Supervisor({
+    ...quiet, restartDelayMs: 50,
+    loops: [{ name: 'stateful', module: fixture('stateful'), intervalMs: 30, options: { marker, crashAtTick: 3 } }],
+  });
+  await sup.start();
+  await waitForMarker(marker, /^tick attempt=2 ticks=2$/);
+  await sup.stop('test');
+  const lines = markerLines(marker);
+  assert.deepEqual(lines.slice(0, 4), [
+    'tick attempt=1 ticks=1', 'tick attempt=1 ticks=2', 'tick attempt=1 ticks=3', 'teardown attempt=1 ticks=3 opened=true',
+  ], 'the ticks counted in the same state object, and the crashed loop\'s teardown saw it');
+  assert.equal(lines[4], 'tick attempt=2 ticks=1', 'the replacement started from its own setup, not the old state');
+  assert.match(lines.at(-1)!, /^teardown attempt=2 ticks=\d+ opened=true$/);
+  removeDir(dir);
+});
