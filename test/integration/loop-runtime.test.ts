@@ -3,7 +3,7 @@
 // comlink control and host channels never leave a call hanging.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -109,10 +109,11 @@ test('loops hash files in the shared piscina pool through the host channel', asy
   removeDir(dir);
 });
 
-test('an ESM loop outside src/ imports defineLoop as "harvester/loop"', async () => {
-  // Written inside the package so that Node resolves the package's own name (self-reference).
-  const dir = join(ROOT, 'dist', `tmp-esm-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+test('loops outside the package import defineLoop as "harvester/loop" (ESM) and from "harvester" (CJS, the main entry)', async () => {
+  // A user's folder with the package installed in its node_modules (a link to this checkout).
+  const dir = tempDir();
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'harvester'), 'dir');
   const marker = join(dir, 'm.log');
   writeFileSync(join(dir, 'loop.mjs'), `
 import { defineLoop } from 'harvester/loop';
@@ -120,7 +121,8 @@ import { appendFileSync } from 'node:fs';
 export default defineLoop({ intervalMs: 50, tick(ctx) { appendFileSync(${JSON.stringify(marker)}, 'esm tick ' + ctx.tickCount + '\\n'); } });
 `);
   writeFileSync(join(dir, 'loop.cjs'), `
-const { defineLoop } = require('harvester/loop');
+const { defineLoop, Supervisor } = require('harvester');
+if (typeof Supervisor !== 'function') throw new Error('require("harvester") has no Supervisor');
 const { appendFileSync } = require('node:fs');
 module.exports = { default: defineLoop({ intervalMs: 50, tick(ctx) { appendFileSync(${JSON.stringify(marker)}, 'cjs tick ' + ctx.tickCount + '\\n'); } }) };
 `);
