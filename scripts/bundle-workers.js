@@ -9,7 +9,7 @@
 //     worker then does not compile it again (src/loop/worker-boot.ts loads it).
 //
 // Usage: `tsc -p tsconfig.json && node scripts/bundle-workers.js`.
-// src/supervisor/loop-handle.ts uses the bundle only when it is at least as new
+// src/supervisor/incarnation.ts uses the bundle only when it is at least as new
 // as the tsc output it came from, so a later tsc-only build never runs a stale
 // bundle; HARVESTER_WORKER_BUNDLE=0 turns it off.
 // Without esbuild (an install without devDependencies) it says so and exits 0:

@@ -6,8 +6,9 @@
 // loop worker start 1.5-2x slower than a bare Worker (bench/RESULTS.md, figure 1).
 //
 // A cache from another Node or V8 version is rejected by V8 and the bundle is
-// simply compiled; without a cache file it is compiled too. The loop-handle picks
-// this entry only when the bundle is at least as new as worker-entry.js.
+// simply compiled; without a cache file it is compiled too. The supervisor picks
+// this entry only when the bundle is at least as new as worker-entry.js
+// (src/supervisor/incarnation.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
