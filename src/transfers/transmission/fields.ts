@@ -4,8 +4,7 @@
 // sizes and progress are the bytes harvester has verified and put in place,
 // `downloadDir` + `name` is the Local Layout (the ONE function, layout.ts),
 // complete only once every file is home.
-import path from 'node:path';
-import { HostileNameError, localLayout, safeSegment } from '../layout';
+import { transferLayout } from '../layout';
 import type { Transfer, TransferFile } from '../model';
 import { toCamel, type NameStyle } from './envelope';
 import type { Reported } from './status';
@@ -41,36 +40,16 @@ export interface ReportedLayout {
 }
 
 /**
- * downloadDir and name of a transfer: localLayout over its stored File Names
- * (the transfer name only while none is known), exactly what the downloader
- * wrote. Without `files` (a request that needs no per-file field), the name the
- * downloader recorded from that same function (localName) is used. A name that
- * localLayout refuses is never reported as a path inside DOWNLOAD_DIR: the
- * transfer name, made a safe segment, stands in.
+ * downloadDir and name of a transfer: layout.ts's transferLayout (localLayout over its stored
+ * File Names and recorded name), exactly what the downloader wrote.
  */
 export function reportedLayout(
   downloadDir: string,
   t: Pick<Transfer, 'category' | 'name' | 'localName'>,
   files: readonly TransferFile[] | undefined,
 ): ReportedLayout {
-  try {
-    if (files === undefined && t.localName) {
-      const dir = t.category ? path.join(downloadDir, safeSegment(t.category, 'category')) : downloadDir;
-      return { dir, name: safeSegment(t.localName, 'name'), files: [], ok: true };
-    }
-    const layout = localLayout({ downloadDir, category: t.category, files: files ?? [], transferName: t.name });
-    return { dir: layout.dir, name: layout.name, files: layout.files.map((f) => ({ relPath: f.relPath, file: f.remote })), ok: true };
-  } catch (err) {
-    if (!(err instanceof HostileNameError)) throw err;
-    let dir = downloadDir;
-    try {
-      if (t.category) dir = path.join(downloadDir, safeSegment(t.category, 'category'));
-    } catch {
-      // keep DOWNLOAD_DIR
-    }
-    const name = t.name.replace(/[/\\\u0000-\u001f\u007f]/g, '_').replace(/^\.{1,2}$/, '_') || 'transfer';
-    return { dir, name, files: [], ok: false };
-  }
+  const layout = transferLayout(downloadDir, t, files);
+  return { dir: layout.dir, name: layout.name, files: layout.files.map((f) => ({ relPath: f.relPath, file: f.remote })), ok: layout.ok };
 }
 
 const secs = (ms: number): number => Math.floor(ms / 1000);
