@@ -83,7 +83,8 @@ function leftUntilDone(v: TorrentView): number {
   if (v.reported.complete) return 0;
   const total = totalSize(v);
   const fraction = v.transfer.state === 'pending' ? seedboxPhaseFraction(v.transfer.remoteProgress) : localPhaseFraction(doneBytes(v), total);
-  return Math.max(1, total - Math.floor(total * fraction));
+  // Rounded up: 40 % on put.io reads 20 % (a floor made it 19.99998 %, "19%" in transmission-remote); never 0 early (max 1).
+  return Math.max(1, total - Math.ceil(total * fraction));
 }
 
 function fileCompleted(v: TorrentView, f: TransferFile): number {
