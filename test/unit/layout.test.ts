@@ -146,6 +146,7 @@ test('a hostile File Name is refused with the reason, never written somewhere el
 test('two files on one path, or a file that is also a folder, are refused instead of overwriting each other', () => {
   assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a', 'F\\a'), transferName: 't' }), /is the path of two files/);
   assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a', 'F/a/b'), transferName: 't' }), /both a file and a folder/);
+  assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a:b', 'F/a_b'), transferName: 't' }), /is the path of two files/, 'two names that map to one');
 });
 
 const WINDOWS_HOSTILE = /[:*?"<>|]|[. ]$/;
