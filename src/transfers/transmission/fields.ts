@@ -8,7 +8,7 @@
 import { transferLayout } from '../layout';
 import type { Transfer, TransferFile } from '../model';
 import { toCamel, type NameStyle } from './envelope';
-import { localPhaseFraction, seedboxEta, seedboxPhaseFraction, type Reported } from './status';
+import { inSeedboxPhase, localPhaseFraction, seedboxEta, seedboxPhaseFraction, type Reported } from './status';
 
 /** What torrent-get reports for one transfer: computed once per request, then read field by field. */
 export interface TorrentView {
@@ -82,7 +82,7 @@ function localLeft(v: TorrentView): number {
 function leftUntilDone(v: TorrentView): number {
   if (v.reported.complete) return 0;
   const total = totalSize(v);
-  const fraction = v.transfer.state === 'pending' ? seedboxPhaseFraction(v.transfer.remoteProgress) : localPhaseFraction(doneBytes(v), total);
+  const fraction = inSeedboxPhase(v.transfer) ? seedboxPhaseFraction(v.transfer.remoteProgress) : localPhaseFraction(doneBytes(v), total);
   // Rounded up: 40 % on put.io reads 20 % (a floor made it 19.99998 %, "19%" in transmission-remote); never 0 early (max 1).
   return Math.max(1, total - Math.ceil(total * fraction));
 }
@@ -104,7 +104,7 @@ function uploadRatio(v: TorrentView): number {
  */
 function eta(v: TorrentView): number {
   if (v.reported.complete || v.reported.status !== 4) return -1; // TR_ETA_NOT_AVAIL
-  if (v.transfer.state === 'pending') return seedboxEta(v.transfer, v.now) ?? -2;
+  if (inSeedboxPhase(v.transfer)) return seedboxEta(v.transfer, v.now) ?? -2;
   if (v.rate <= 0) return -2; // TR_ETA_UNKNOWN
   return Math.ceil(localLeft(v) / v.rate);
 }

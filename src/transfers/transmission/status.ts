@@ -129,6 +129,11 @@ export function reportedStatus(t: Pick<Transfer, 'client' | 'state' | 'remoteSta
 // the local copy the second (50-100 %), as plundrio does; 100 % (leftUntilDone 0) still means
 // every file verified and in place, and only that.
 
+/** The seedbox still works on it (not finished there): nothing of it can be fetched yet. */
+export function inSeedboxPhase(t: Pick<Transfer, 'state'>): boolean {
+  return t.state === 'pending';
+}
+
 /** Share of the whole (0..0.5) while the seedbox works: its progress (0..100) as the first half. */
 export function seedboxPhaseFraction(remoteProgress: number): number {
   const p = Number.isFinite(remoteProgress) ? Math.min(100, Math.max(0, remoteProgress)) : 0;
