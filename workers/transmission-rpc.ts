@@ -11,6 +11,7 @@
 import type { Server } from 'node:http';
 import { defineLoop } from '../src/loop';
 import { formatBindAddress } from '../src/transfers/config';
+import { ensureCategoryFolders, folderOptions } from '../src/transfers/folders';
 import { newSessionId, type Credentials } from '../src/transfers/transmission/auth';
 import { createRpcServer } from '../src/transfers/transmission/http';
 import { RpcState, sampleRates, type RpcContext } from '../src/transfers/transmission/methods';
@@ -53,6 +54,9 @@ export default defineLoop({
         );
       }
     }
+    // Sonarr/Radarr's health check wants download-dir/<category> at once, also after a restart.
+    const folders = folderOptions(config);
+    await ensureCategoryFolders(store, config.downloadDir, folders, ctx.log);
     state = new RpcState();
     const rpc: RpcContext = {
       store,
@@ -62,6 +66,7 @@ export default defineLoop({
         seedRatio: config.seedRatio,
         maxParallel: config.maxParallel,
         maxDownloadRateBytesPerSec: config.maxDownloadRateBytesPerSec,
+        folders,
       },
       log: ctx.log,
       sessionId: newSessionId(),

@@ -10,6 +10,18 @@
 // Nothing from the remote is trusted: a File Name that would land outside
 // DOWNLOAD_DIR is refused with a HostileNameError, never "cleaned up" into
 // some other path (a silently rewritten name would break the contract above).
+//
+// What is rewritten, deterministically and in this one place, is what a
+// Windows or SMB share cannot hold, since DOWNLOAD_DIR is often a share that
+// Sonarr/Radarr read (portableSegment): `: * ? " < > |` become `_`, and so do
+// trailing dots and spaces; a device name (CON, NUL, COM1, ...) gets a `_`.
+// Sonarr and Radarr look for `downloadDir + name.Replace(":", "_")`
+// (TransmissionBase.GetOutputPath), so a name with `:` was never found: with
+// no `:` left, their replacement changes nothing and their path is ours.
+// A transfer laid out before this rule keeps its recorded name (its copy is
+// never moved), and a new name that differs from another entry of its folder
+// only in case gets a number, so that two transfers never share one folder on
+// a case-insensitive filesystem.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RemoteFile } from './model';
@@ -114,7 +126,7 @@ export interface LayoutFile<F extends RemoteFile = RemoteFile> {
 export interface LocalLayout<F extends RemoteFile = RemoteFile> {
   /** DOWNLOAD_DIR[/category]: the `downloadDir` reported to Sonarr/Radarr. */
   dir: string;
-  /** The `name` reported to Sonarr/Radarr. */
+  /** The `name` reported to Sonarr/Radarr (and recorded as the transfer's localName). */
   name: string;
   /** dir + name: the entry that exists on disk once every file is in place. */
   path: string;
@@ -130,13 +142,115 @@ export interface LayoutInput<F extends RemoteFile = RemoteFile> {
   files: readonly F[];
   /** Cosmetic; only stands in when the File Names give no single name. */
   transferName: string;
+  /**
+   * The name recorded when this transfer was first laid out (Transfer.localName). It is kept
+   * when it is a name these File Names gave: the one of the rule before portableSegment (a copy
+   * already on disk is never moved), or a numbered one (see `taken`).
+   */
+  recordedName?: string | null;
+  /**
+   * Names that other entries already hold in `dir` (other transfers' Local Layouts, entries on
+   * disk). A new name that equals one of them but for case gets a number, ` (2)` (before a single
+   * file's extension): on a case-insensitive filesystem (a Windows/SMB share) the two would be
+   * one entry and overwrite each other. The same name exactly is not a clash: it is this
+   * transfer's own copy, to be adopted. Only used when no name is recorded.
+   */
+  taken?: Iterable<string>;
+}
+
+// What a Windows filesystem (and so an SMB share of DOWNLOAD_DIR) cannot hold in a name. `/` and
+// `\` are separators (safeRelativePath), control characters are refused.
+const NOT_PORTABLE = /[:*?"<>|]/g;
+const TRAILING_DOTS_SPACES = /[. ]+$/;
+const DEVICE_NAME = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(?=\.|$)/i;
+
+/**
+ * One name as a Windows/SMB share can hold it: `: * ? " < > |` become `_`, each trailing dot or
+ * space becomes `_` (Windows drops them, so "Show." and "Show" would be one entry), and a device
+ * name (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension) gets a `_` after it.
+ * Every character mapped is one byte and `_` is one byte, so only a device name grows (by one).
+ * The result has no `:`: Sonarr's and Radarr's `name.Replace(":", "_")` leaves it as it is.
+ */
+export function portableSegment(segment: string): string {
+  const s = segment.replace(NOT_PORTABLE, '_').replace(TRAILING_DOTS_SPACES, (m) => '_'.repeat(m.length));
+  return s.replace(DEVICE_NAME, '$1_');
+}
+
+/** A safe relative path with every segment made portable. */
+export function portablePath(safe: string): string {
+  return safe.split('/').map(portableSegment).join('/');
+}
+
+/** What one rule lays out: the name and each file's path under `dir`. */
+interface Plan {
+  name: string;
+  relPaths: string[];
+  fromFileNames: boolean;
+  /** The name is a single file (its extension is kept when a number is added). */
+  isFile: boolean;
+}
+
+/** The layout by one rule: portable (today's), or the File Names as stored (the rule before portableSegment). */
+function plan(safePaths: readonly string[], transferName: string, portable: boolean): Plan {
+  const paths = portable ? safePaths.map(portablePath) : [...safePaths];
+  const derived = localName(paths.map((p) => ({ path: p })), transferName);
+  let name = derived.name;
+  if (!derived.fromFileNames) {
+    // Validated as it is (".." is refused, not mapped to "__"), then made portable.
+    name = safeSegment(fallbackName(derived.name), 'transfer name');
+    if (portable) name = portableSegment(name);
+  }
+  const relPaths = derived.fromFileNames ? paths : paths.map((p) => `${name}/${p}`);
+  return { name, relPaths, fromFileNames: derived.fromFileNames, isFile: derived.fromFileNames && paths.length === 1 && paths[0] === name };
+}
+
+/** The same plan under another name (every relPath is the name, or starts with it and a '/'). */
+function renamed(p: Plan, name: string): Plan {
+  return { ...p, name, relPaths: p.relPaths.map((rel) => (rel === p.name ? name : `${name}${rel.slice(p.name.length)}`)) };
+}
+
+/** A single file's extension, kept after a number: `.mkv`, not `.1080p WEB-DL` of a name without one. */
+function extensionOf(name: string, isFile: boolean): string {
+  const ext = isFile ? /\.[A-Za-z0-9]{1,5}$/.exec(name)?.[0] : undefined;
+  return ext && ext.length < name.length ? ext : '';
+}
+
+/** `name (n)`, before a single file's extension. */
+export function numberedName(name: string, n: number, isFile: boolean): string {
+  const ext = extensionOf(name, isFile);
+  return `${name.slice(0, name.length - ext.length)} (${n})${ext}`;
+}
+
+function isNumberedOf(candidate: string, name: string, isFile: boolean): boolean {
+  const ext = extensionOf(name, isFile);
+  const stem = `${name.slice(0, name.length - ext.length)} (`;
+  if (!candidate.startsWith(stem) || !candidate.endsWith(`)${ext}`)) return false;
+  const n = candidate.slice(stem.length, candidate.length - ext.length - 1);
+  return /^[1-9][0-9]*$/.test(n) && Number(n) >= 2;
+}
+
+/** Case-insensitive comparison, as Windows and SMB compare names (near enough: one code point at a time). */
+const folded = (s: string): string => s.normalize('NFC').toLowerCase();
+
+/** The name, numbered when another entry of the folder holds it in another case. */
+function unclashed(name: string, isFile: boolean, taken: Iterable<string>): string {
+  const others = [...taken];
+  const folds = new Set(others.map(folded));
+  // The same name exactly is this transfer's own (adopted) copy; another case of it is someone else's.
+  if (!others.some((o) => o !== name && folded(o) === folded(name))) return name;
+  for (let n = 2; ; n++) {
+    const candidate = numberedName(name, n, isFile);
+    if (!folds.has(folded(candidate))) return candidate;
+  }
 }
 
 /**
  * The Local Layout of a transfer. Every File Name and the category are
  * validated; when the transfer name stands in (no common root), the files are
  * placed under it, so that dir + name is still the one entry that holds them
- * all. Throws HostileNameError for any name that could escape `dir`, for two
+ * all. Names are made portable (portableSegment); the category is not (it is
+ * the folder Sonarr/Radarr name themselves, `download-dir/<category>`).
+ * Throws HostileNameError for any name that could escape `dir`, for two
  * files that would share a path, and for a path that is both a file and a folder.
  */
 export function localLayout<F extends RemoteFile>(input: LayoutInput<F>): LocalLayout<F> {
@@ -144,25 +258,44 @@ export function localLayout<F extends RemoteFile>(input: LayoutInput<F>): LocalL
   const root = path.resolve(input.downloadDir);
   const dir = input.category ? path.join(root, safeSegment(input.category, 'category')) : root;
   const safePaths = input.files.map((f) => safeRelativePath(f.path));
-  const derived = localName(
-    safePaths.map((p) => ({ path: p })),
-    input.transferName,
-  );
-  const name = derived.fromFileNames ? derived.name : safeSegment(fallbackName(derived.name), 'transfer name');
-  const relPaths = derived.fromFileNames ? safePaths : safePaths.map((p) => `${name}/${p}`);
+  let chosen = plan(safePaths, input.transferName, true);
+  const recorded = input.recordedName;
+  if (recorded && recorded !== chosen.name) {
+    if (isNumberedOf(recorded, chosen.name, chosen.isFile)) chosen = renamed(chosen, recorded);
+    else {
+      const before = planOrNull(safePaths, input.transferName);
+      if (before?.name === recorded) chosen = before;
+    }
+  } else if (!recorded && input.taken) {
+    chosen = renamed(chosen, unclashed(chosen.name, chosen.isFile, input.taken));
+  }
+  const relPaths = chosen.relPaths;
   checkNoOverlap(relPaths);
   for (const rel of relPaths) {
+    // A device name grew by one byte, a number by a few: the limits hold for what is written.
+    for (const segment of rel.split('/')) checkSegment(rel, segment);
     if (Buffer.byteLength(path.join(dir, rel), 'utf8') > MAX_PATH_BYTES) {
       throw new HostileNameError(rel, `would make a path longer than ${MAX_PATH_BYTES} bytes under ${dir}`);
     }
   }
+  checkSegment(chosen.name, chosen.name);
   return {
     dir,
-    name,
-    path: path.join(dir, name),
-    fromFileNames: derived.fromFileNames,
+    name: chosen.name,
+    path: path.join(dir, chosen.name),
+    fromFileNames: chosen.fromFileNames,
     files: input.files.map((remote, i) => ({ remote, relPath: relPaths[i]!, absPath: path.join(dir, relPaths[i]!) })),
   };
+}
+
+/** The layout by the rule before portableSegment, or null where that rule refused it. */
+function planOrNull(safePaths: readonly string[], transferName: string): Plan | null {
+  try {
+    return plan(safePaths, transferName, false);
+  } catch (err) {
+    if (err instanceof HostileNameError) return null;
+    throw err;
+  }
 }
 
 /**
@@ -242,11 +375,58 @@ function realpathOfExisting(abs: string): string {
   }
 }
 
+/** A stored transfer, as far as its Local Layout goes. */
+export interface LaidOutTransfer {
+  category: string | null;
+  /** The transfer name: stands in while no File Name is known. */
+  name: string;
+  /** The name recorded when its files were laid out (the downloader records localLayout's name). */
+  localName: string | null;
+}
+
+export interface TransferLayout<F extends RemoteFile = RemoteFile> extends LocalLayout<F> {
+  /** false: the File Names could not be laid out (hostile): nothing was written, the transfer name stands in. */
+  ok: boolean;
+}
+
 /**
- * DOWNLOAD_DIR[/category]/<localName> of a recorded transfer: the same join localLayout
- * made when its files were written (the category and name were validated then).
+ * The Local Layout of a stored transfer: what the downloader wrote, what is reported to
+ * Sonarr/Radarr (downloadDir + name) and what cleanup and watch-imported look at. It is
+ * localLayout over the stored File Names with the recorded name, so written, recorded and
+ * reported are one function. Without `files` (a caller that needs no per-file path) the recorded
+ * name is the name; with none recorded, the transfer name stands in. A name that localLayout
+ * refuses is never reported as a path inside DOWNLOAD_DIR: the transfer name, made a safe
+ * portable segment, stands in, with `ok` false and no files.
  */
-export function recordedPath(downloadDir: string, t: { category: string | null; localName: string | null; name: string }): string {
-  const dir = t.category ? path.join(downloadDir, t.category) : downloadDir;
-  return path.join(dir, t.localName ?? t.name);
+export function transferLayout<F extends RemoteFile>(downloadDir: string, t: LaidOutTransfer, files: readonly F[] | undefined): TransferLayout<F> {
+  try {
+    if (files === undefined && t.localName) {
+      const dir = t.category ? path.join(downloadDir, safeSegment(t.category, 'category')) : downloadDir;
+      const name = safeSegment(t.localName, 'name');
+      return { dir, name, path: path.join(dir, name), fromFileNames: true, files: [], ok: true };
+    }
+    const layout = localLayout({ downloadDir, category: t.category, files: files ?? [], transferName: t.name, recordedName: t.localName });
+    return { ...layout, ok: true };
+  } catch (err) {
+    if (!(err instanceof HostileNameError)) throw err;
+    let dir = downloadDir;
+    try {
+      if (t.category) dir = path.join(downloadDir, safeSegment(t.category, 'category'));
+    } catch {
+      // keep DOWNLOAD_DIR
+    }
+    const name = portableSegment(fallbackName(t.name).replace(/^\.{1,2}$/, '_')) || 'transfer';
+    return { dir, name, path: path.join(dir, name), fromFileNames: false, files: [], ok: false };
+  }
+}
+
+/**
+ * DOWNLOAD_DIR[/category]/<localName> of a recorded transfer: the same join transferLayout makes of
+ * the name localLayout gave when its files were written (without one, transferLayout's stand-in).
+ * A recorded value is joined as it is, never made safe into another path: cleanup deletes what
+ * this names, so one that leads out of DOWNLOAD_DIR must stay outside, for isInside to refuse.
+ */
+export function recordedPath(downloadDir: string, t: LaidOutTransfer): string {
+  if (!t.localName) return transferLayout(downloadDir, t, undefined).path;
+  return path.join(t.category ? path.join(downloadDir, t.category) : downloadDir, t.localName);
 }

@@ -8,17 +8,40 @@
 // - a crash in the service restarts it on the same port with a new session id.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import Database from '../../src/transfers/store/driver';
 import { ev, freePort, ROOT, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';
-import { startFakePutio, type FakePutio } from '../fakes/putio-server';
+import { startFakePutio, type FakeFileSpec, type FakePutio } from '../fakes/putio-server';
+import { sonarrCategoryFolder, sonarrOutputPath } from '../helpers/sonarr';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 
 const MiB = 1024 * 1024;
+const run$ = promisify(execFile);
+
+function hasTransmissionRemote(): boolean {
+  try {
+    execFileSync('transmission-remote', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Poll an async check until it gives a value (each round waits on the answer, then 50 ms). */
+async function waitUntilAsync<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 const USER = 'sonarr';
 const PASSWORD = 'hunter2-but-longer';
 
@@ -408,5 +431,162 @@ test('a crash in the service restarts it like any loop: the port is free again a
   } finally {
     lock.close();
     await d.stop();
+  }
+});
+
+// --- issue 15: what Sonarr's and Radarr's own client code expects -----------------------------
+
+/** The 21 fields, and Sonarr's GetItems view of one item: OutputPath and progress as its code computes them. */
+async function sonarrItems(client: SonarrLikeClient): Promise<Array<Torrent & { outputPath: string; progress: number }>> {
+  const { torrents } = await client.call('torrent-get', { fields: [...SONARR_FIELDS, 'percentDone'] });
+  return (torrents as Torrent[]).map((t) => ({
+    ...t,
+    outputPath: sonarrOutputPath(t.downloadDir, t.name),
+    // QueueRow.tsx: 100 - (sizeLeft / size) * 100, sizeLeft = RemainingSize = leftUntilDone, size = totalSize.
+    progress: t.totalSize > 0 ? 100 - (t.leftUntilDone / t.totalSize) * 100 : 0,
+  }));
+}
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+test("File Names with ':' and every character a Windows share refuses, and names that differ only in case: Sonarr's OutputPath (downloadDir + name.Replace(':', '_')) exists with the bytes", async () => {
+  const fake = await startFakePutio({ label: 'harvester' });
+  const specs: Array<{ files: FakeFileSpec[]; name: string }> = [
+    { name: 'Show: The Return S01', files: [{ path: 'Show: The Return S01/e01: Pilot?.mkv', content: randomBytes(MiB + 1) }, { path: 'Show: The Return S01/Extras <"x"> |y|*/notes.nfo', content: 'nfo' }] },
+    { name: 'Movie: Title', files: [{ path: 'Movie: Title (2020)*.mkv', content: randomBytes(MiB) }] },
+    { name: 'Dots', files: [{ path: 'Dots And Spaces. . /CON.mkv', content: randomBytes(1000) }, { path: 'Dots And Spaces. . /aux', content: 'aux' }] },
+    { name: 'Back', files: [{ path: 'Back\\slash: part.mkv', content: randomBytes(2000) }] },
+    // put.io keeps both (its names are case-sensitive); a case-insensitive share would make them one file.
+    { name: 'Case.Show.S01E01', files: [{ path: 'Case.Show.S01E01.mkv', content: randomBytes(3000) }] },
+    { name: 'case.show.s01e01', files: [{ path: 'case.show.s01e01.mkv', content: randomBytes(3001) }] },
+  ];
+  const expected = new Map<string, string[]>();
+  for (const s of specs) {
+    const t = fake.addTransfer({ name: s.name, status: 'COMPLETED', files: s.files });
+    expected.set(t.hash!, s.files.map((f) => sha(f.content)).sort());
+  }
+  const d = await startDaemon(fake, { TRANSMISSION_USERNAME: USER, TRANSMISSION_PASSWORD: PASSWORD });
+  const sonarr = new SonarrLikeClient(d.url, { username: USER, password: PASSWORD });
+  try {
+    const done = await waitUntilAsync(async () => {
+      const items = await sonarrItems(sonarr);
+      return items.length === specs.length && items.every(sonarrCompleted) ? items : undefined;
+    }, 90_000, 'every transfer complete');
+    for (const item of done) {
+      assert.ok(existsSync(item.outputPath), `Sonarr's OutputPath ${item.outputPath} exists (name ${JSON.stringify(item.name)})`);
+      assert.equal(item.outputPath, join(item.downloadDir, item.name), 'no ":" left for Sonarr to replace');
+      assert.doesNotMatch(item.name, /[:*?"<>|\\]|[. ]$/, 'a name a Windows share can hold');
+      const onDisk = lstatSync(item.outputPath).isFile() ? [item.outputPath] : listFiles(item.outputPath).map((rel) => join(item.outputPath, rel));
+      for (const p of onDisk) for (const segment of p.slice(d.downloads.length + 1).split(sep)) assert.doesNotMatch(segment, /[:*?"<>|]|[. ]$/, p);
+      assert.deepEqual(onDisk.map((p) => sha(readFileSync(p))).sort(), expected.get(item.hashString), `exactly the seedbox's files under ${item.outputPath}`);
+    }
+    const names = done.map((i) => i.name);
+    assert.equal(new Set(names.map((n) => n.toLowerCase())).size, names.length, `no two names differ only in case: ${JSON.stringify(names)}`);
+    // The same listing through the real transmission-remote, where installed: the names as written.
+    if (hasTransmissionRemote()) {
+      const port = new URL(d.url).port;
+      const { stdout } = await run$('transmission-remote', [`127.0.0.1:${port}`, '-n', `${USER}:${PASSWORD}`, '-l'], { timeout: 20_000 });
+      for (const name of names) assert.ok(stdout.includes(name), `transmission-remote lists ${name}:\n${stdout}`);
+      assert.doesNotMatch(stdout, /Show: The Return/);
+    }
+    assert.equal(d.run.lines.filter(ev('loop.crashed')).length, 0);
+  } finally {
+    await d.stop();
+    await fake.close();
+  }
+});
+
+test("each Category's folder exists right after torrent-add, before any byte (Sonarr's health check), and again after a restart for every Category in the store", async () => {
+  const fake = await startFakePutio({ label: 'harvester' });
+  const d = await startDaemon(fake, { TRANSMISSION_USERNAME: USER, TRANSMISSION_PASSWORD: PASSWORD, UMASK: '027' });
+  const sonarr = new SonarrLikeClient(d.url, { username: USER, password: PASSWORD });
+  let again: CliRun | undefined;
+  try {
+    const session = await sonarr.call('session-get');
+    const sessionDir = String(session['download-dir']);
+    // GetStatus: the root folder the Remote Path Mapping check wants, before anything was added.
+    const tv = sonarrCategoryFolder(sessionDir, 'tv-sonarr');
+    const movies = sonarrCategoryFolder(sessionDir, 'radarr');
+    assert.equal(existsSync(tv), false);
+    await sonarr.call('torrent-add', { filename: `magnet:?xt=urn:btih:${randomBytes(20).toString('hex')}&dn=Show.S01E01`, paused: true, 'download-dir': tv, labels: ['tv-sonarr'] });
+    assert.ok(statSync(tv).isDirectory(), `${tv} exists the moment torrent-add answers`);
+    assert.equal(statSync(tv).mode & 0o777, 0o750, 'UMASK=027 applied');
+    assert.deepEqual(readdirSync(tv), [], 'no byte yet: put.io has not even started');
+    await sonarr.call('torrent-add', { filename: `magnet:?xt=urn:btih:${randomBytes(20).toString('hex')}&dn=Movie.2024`, 'download-dir': movies });
+    assert.ok(statSync(movies).isDirectory());
+    assert.ok(fake.transfer(1) && fake.transfer(2) && fake.transfer(1)!.status !== 'COMPLETED');
+    // A hostile category is refused as before, and makes no folder anywhere.
+    const hostile = await sonarr.raw(JSON.stringify({ method: 'torrent-add', arguments: { filename: `magnet:?xt=urn:btih:${'e'.repeat(40)}`, labels: ['../escape'] } }));
+    assert.match(hostile.body!.result, /invalid category/);
+    assert.equal(existsSync(join(d.downloads, '..', 'escape')), false);
+
+    // Stopped, the folders deleted (a user tidying up), started again: both are back before the endpoint answers.
+    d.run.child.kill('SIGTERM');
+    assert.equal((await d.run.exited).code, 0);
+    rmdirSync(tv);
+    rmdirSync(movies);
+    again = runCli(['run'], { cwd: d.dir, env: { ...process.env, DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN: fake.token, PUTIO_API_URL: fake.url, PUTIO_UPLOAD_URL: fake.uploadUrl, TARGET_LABEL: 'harvester', DOWNLOAD_DIR: d.downloads, DB_PATH: d.dbPath, POLLING_INTERVAL: '300ms', WEB_BIND_ADDRESS: new URL(d.url).host, TRANSMISSION_USERNAME: USER, TRANSMISSION_PASSWORD: PASSWORD, SEED_RATIO: 'never', UMASK: '027' } });
+    await again.waitForLine(ev('transmission.listening'), 30_000);
+    for (const dir of [tv, movies]) {
+      assert.ok(statSync(dir).isDirectory(), `${dir} made again at start`);
+      assert.equal(statSync(dir).mode & 0o777, 0o750);
+    }
+    assert.ok(again.lines.some(ev('category.folder-made', { category: 'radarr' })));
+    assert.deepEqual(listFiles(d.downloads), [], 'folders only: nothing else in DOWNLOAD_DIR');
+  } finally {
+    again?.child.kill('SIGTERM');
+    if (again) await again.exited;
+    d.run.child.kill('SIGKILL');
+    await fake.close();
+    removeDir(d.dir);
+  }
+});
+
+test("while put.io downloads, Sonarr's progress is the seedbox's as the first half with put.io's ETA; then the local copy's; exactly 1 only when the copy is home", async () => {
+  const fake = await startFakePutio({ label: 'harvester' });
+  const content = randomBytes(6 * MiB);
+  const spec = fake.addTransfer({ name: 'Long.Show.S01E01', status: 'DOWNLOADING', percentDone: 40, estimatedTime: 600, files: [{ path: 'Long.Show.S01E01.mkv', content }] });
+  // A slow line, so that the local phase is seen too.
+  const d = await startDaemon(fake, { TRANSMISSION_USERNAME: USER, TRANSMISSION_PASSWORD: PASSWORD, MAX_DOWNLOAD_RATE: '2M' });
+  const sonarr = new SonarrLikeClient(d.url, { username: USER, password: PASSWORD });
+  const seen: number[] = [];
+  try {
+    const seedbox = await waitUntilAsync(async () => (await sonarrItems(sonarr)).find((i) => i.hashString === spec.hash && i.status === 4), 30_000, 'listed downloading');
+    seen.push(seedbox.progress);
+    assert.ok(seedbox.progress > 0 && seedbox.progress < 50, `put.io at 40 %: Sonarr shows ${seedbox.progress} %, in the first half`);
+    assert.ok(Math.abs(seedbox.progress - 20) < 0.001, `40 % of the first half is 20 %: ${seedbox.progress}`);
+    assert.ok(Math.abs(seedbox.percentDone! - 0.2) < 0.00001, `percentDone agrees: ${seedbox.percentDone}`);
+    assert.ok(seedbox.eta > 0 && seedbox.eta <= 600, `eta ${seedbox.eta}: put.io's estimate, so Sonarr shows a time left`);
+    assert.ok(!sonarrCompleted(seedbox));
+    if (hasTransmissionRemote()) {
+      const { stdout } = await run$('transmission-remote', [`127.0.0.1:${new URL(d.url).port}`, '-n', `${USER}:${PASSWORD}`, '-l'], { timeout: 20_000 });
+      const row = stdout.split('\n').find((l) => l.includes('Long.Show.S01E01'));
+      assert.match(row ?? stdout, /\b20%/, `transmission-remote shows the seedbox's progress:\n${stdout}`);
+      assert.doesNotMatch(row ?? stdout, /Unknown/, 'and a time left');
+    }
+    fake.updateTransfer(spec.id, { percentDone: 80, estimatedTime: 60 });
+    const further = await waitUntilAsync(async () => (await sonarrItems(sonarr)).find((i) => i.hashString === spec.hash && i.progress > 39), 30_000, 'put.io at 80 %');
+    seen.push(further.progress);
+    assert.ok(Math.abs(further.progress - 40) < 0.001, `${further.progress}`);
+    assert.ok(further.eta > 0 && further.eta <= 60);
+
+    fake.updateTransfer(spec.id, { status: 'COMPLETED', estimatedTime: -1 });
+    const path = join(d.downloads, 'Long.Show.S01E01.mkv');
+    let local = 0;
+    const done = await waitUntilAsync(async () => {
+      const item = (await sonarrItems(sonarr)).find((i) => i.hashString === spec.hash)!;
+      seen.push(item.progress);
+      if (sonarrCompleted(item)) return item;
+      assert.ok(item.percentDone! < 1 && item.leftUntilDone > 0, `not complete, not 100 %: ${JSON.stringify(item)}`);
+      if (item.status === 4 && item.progress > 50 && item.progress < 100) local++;
+      return undefined;
+    }, 90_000, 'the local copy home');
+    assert.deepEqual([done.percentDone, done.leftUntilDone, done.status, done.progress], [1, 0, 6, 100]);
+    assert.deepEqual(readFileSync(path), content, 'the moment it is 100 %, the copy is home');
+    assert.ok(local > 0, 'the local phase was seen as the second half');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `progress never goes back: ${seen.join(', ')}`);
+  } finally {
+    await d.stop();
+    await fake.close();
   }
 });

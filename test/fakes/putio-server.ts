@@ -142,7 +142,7 @@ export interface FakePutio {
   labelFolderId: number | null;
   close(): Promise<void>;
   addTransfer(spec: FakeTransferSpec): FakeTransfer & { files: { id: number; path: string; size: number }[] };
-  updateTransfer(id: number, patch: Partial<Pick<FakeTransferSpec, 'status' | 'percentDone' | 'downloaded' | 'uploaded' | 'currentRatio' | 'errorMessage'>>): void;
+  updateTransfer(id: number, patch: Partial<Pick<FakeTransferSpec, 'status' | 'percentDone' | 'downloaded' | 'uploaded' | 'currentRatio' | 'errorMessage' | 'estimatedTime'>>): void;
   addFolder(name: string, parentId?: number): number;
   transfer(id: number): FakeTransfer | undefined;
   node(id: number): FakeNode | undefined;
@@ -324,6 +324,7 @@ export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakeP
     if (patch.uploaded !== undefined) t.uploaded = patch.uploaded;
     if (patch.currentRatio !== undefined) t.currentRatio = patch.currentRatio;
     if (patch.errorMessage !== undefined) t.errorMessage = patch.errorMessage;
+    if (patch.estimatedTime !== undefined) t.estimatedTime = patch.estimatedTime;
     if (FINISHED.has(t.status)) materialize(t);
   };
 

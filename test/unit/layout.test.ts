@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { HostileNameError, isInside, localLayout, localName, safeRelativePath } from '../../src/transfers/layout';
+import { HostileNameError, isInside, localLayout, localName, portableSegment, recordedPath, safeRelativePath, transferLayout } from '../../src/transfers/layout';
+import { sonarrOutputPath } from '../helpers/sonarr';
 import type { RemoteFile } from '../../src/transfers/model';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'harvester-layout-'));
@@ -145,6 +146,75 @@ test('a hostile File Name is refused with the reason, never written somewhere el
 test('two files on one path, or a file that is also a folder, are refused instead of overwriting each other', () => {
   assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a', 'F\\a'), transferName: 't' }), /is the path of two files/);
   assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a', 'F/a/b'), transferName: 't' }), /both a file and a folder/);
+  assert.throws(() => localLayout({ downloadDir: '/dl', files: files('F/a:b', 'F/a_b'), transferName: 't' }), /is the path of two files/, 'two names that map to one');
+});
+
+const WINDOWS_HOSTILE = /[:*?"<>|]|[. ]$/;
+
+test("Sonarr's OutputPath (downloadDir + name.Replace(':', '_')) exists for names with : and every character a Windows share cannot hold", () => {
+  const downloadDir = freshDir();
+  const cases: Array<{ paths: string[]; name: string; rel: string[]; category?: string }> = [
+    { paths: ['Show: The Return S01E01.mkv'], name: 'Show_ The Return S01E01.mkv', rel: ['Show_ The Return S01E01.mkv'] },
+    { paths: ['Who? What* "Why" <Now> |Pipe|.mkv'], name: 'Who_ What_ _Why_ _Now_ _Pipe_.mkv', rel: ['Who_ What_ _Why_ _Now_ _Pipe_.mkv'], category: 'tv-sonarr' },
+    { paths: ['Folder: Sub/e01: part.mkv', 'Folder: Sub/Subs?/e01.srt'], name: 'Folder_ Sub', rel: ['Folder_ Sub/e01_ part.mkv', 'Folder_ Sub/Subs_/e01.srt'] },
+    { paths: ['Ends With Dots.../x.mkv'], name: 'Ends With Dots___', rel: ['Ends With Dots___/x.mkv'] },
+    { paths: ['Trailing Space /x. .mkv '], name: 'Trailing Space_', rel: ['Trailing Space_/x. .mkv_'] },
+    { paths: ['CON/nul.txt', 'CON/com1'], name: 'CON_', rel: ['CON_/nul_.txt', 'CON_/com1_'] },
+    { paths: ['A\\B: C.mkv'], name: 'A', rel: ['A/B_ C.mkv'] },
+    // Names that only look like devices are left alone.
+    { paths: ['Console.mkv'], name: 'Console.mkv', rel: ['Console.mkv'] },
+  ];
+  for (const c of cases) {
+    const layout = localLayout({ downloadDir, category: c.category, files: files(...c.paths), transferName: 'Transfer: name' });
+    writeAll(layout);
+    assert.equal(layout.name, c.name, c.paths[0]);
+    assert.deepEqual(layout.files.map((f) => f.relPath), c.rel);
+    const outputPath = sonarrOutputPath(layout.dir, layout.name);
+    assert.equal(outputPath, layout.path, `Sonarr looks for ${outputPath}`);
+    assert.ok(fs.existsSync(outputPath), `${outputPath} exists`);
+    for (const f of layout.files) for (const segment of f.relPath.split('/')) assert.doesNotMatch(segment, WINDOWS_HOSTILE, f.relPath);
+  }
+  // The transfer name, when it stands in, follows the same rule.
+  const early = localLayout({ downloadDir, files: [], transferName: 'Show: Live?. ' });
+  assert.equal(early.name, 'Show_ Live___');
+  assert.equal(sonarrOutputPath(early.dir, early.name), early.path);
+  assert.equal(portableSegment('a:b'), 'a_b');
+});
+
+test('two transfers whose names differ only in case never share one entry (a case-insensitive share would make them one)', () => {
+  const downloadDir = freshDir();
+  const first = localLayout({ downloadDir, files: files('Show.S01E01.mkv'), transferName: 't1', taken: [] });
+  writeAll(first);
+  const second = localLayout({ downloadDir, files: files('show.s01e01.mkv'), transferName: 't2', taken: fs.readdirSync(downloadDir) });
+  writeAll(second);
+  assert.equal(second.name, 'show.s01e01 (2).mkv', 'numbered before the extension');
+  assert.notEqual(first.name.toLowerCase(), second.name.toLowerCase());
+  const third = localLayout({ downloadDir, files: files('SHOW.S01E01.mkv'), transferName: 't3', taken: fs.readdirSync(downloadDir) });
+  assert.equal(third.name, 'SHOW.S01E01 (3).mkv');
+  // Folders get the number at the end; the files follow their folder.
+  const folder = localLayout({ downloadDir, files: files('SEASON 1/e01.mkv'), transferName: 't', taken: ['Season 1', 'season 1 (2)'] });
+  assert.equal(folder.name, 'SEASON 1 (3)');
+  assert.deepEqual(folder.files.map((f) => f.relPath), ['SEASON 1 (3)/e01.mkv']);
+  // The same name exactly is this transfer's own copy (adopted, never numbered); a mapped `:` clashes like any name.
+  assert.equal(localLayout({ downloadDir, files: files('Show.S01E01.mkv'), transferName: 't', taken: ['Show.S01E01.mkv'] }).name, 'Show.S01E01.mkv');
+  assert.equal(localLayout({ downloadDir, files: files('Ab: B/x'), transferName: 't', taken: ['ab_ b'] }).name, 'Ab_ B (2)');
+  // A recorded numbered name is kept (what was written is reported), with no folder listing needed.
+  const recorded = { category: null, name: 't2', localName: second.name };
+  assert.equal(transferLayout(downloadDir, recorded, files('show.s01e01.mkv')).name, second.name);
+  assert.equal(transferLayout(downloadDir, recorded, files('show.s01e01.mkv')).files[0]!.absPath, second.path);
+  assert.equal(recordedPath(downloadDir, recorded), second.path);
+});
+
+test('a transfer laid out before the portable rule keeps its recorded name: its copy on disk is never moved', () => {
+  const downloadDir = freshDir();
+  const single = transferLayout(downloadDir, { category: 'tv', name: 'x', localName: 'Show: Old.mkv' }, files('Show: Old.mkv'));
+  assert.deepEqual([single.name, single.files[0]!.relPath], ['Show: Old.mkv', 'Show: Old.mkv']);
+  const folder = localLayout({ downloadDir, files: files('Ab: B/c: d.mkv'), transferName: 't', recordedName: 'Ab: B' });
+  assert.deepEqual([folder.name, folder.files[0]!.relPath], ['Ab: B', 'Ab: B/c: d.mkv'], 'the files inside keep the old rule too');
+  const fallback = localLayout({ downloadDir, files: files('a.mkv', 'bc: d.srt'), transferName: 'Pack: 1', recordedName: 'Pack: 1' });
+  assert.deepEqual(fallback.files.map((f) => f.relPath), ['Pack: 1/a.mkv', 'Pack: 1/bc: d.srt']);
+  // A recorded name that these File Names do not give (renamed on the seedbox since): laid out afresh.
+  assert.equal(localLayout({ downloadDir, files: files('New: Name.mkv'), transferName: 't', recordedName: 'Gone.mkv' }).name, 'New_ Name.mkv');
 });
 
 test('isInside sees through symlinks, so cleanup never follows one out of DOWNLOAD_DIR', () => {
@@ -237,5 +307,46 @@ test('property: no Local Layout ever escapes DOWNLOAD_DIR, and the reported path
       },
     ),
     { numRuns: 5000 },
+  );
+});
+
+/** File Names as a hostile seedbox (or a Windows user) might store them: the characters Windows refuses, cases, trailing dots. */
+const hostileChar = fc.constantFrom(':', '*', '?', '"', '<', '>', '|', '\\', '/', '.', ' ', 'a', 'A', 'b', 'B', 'é', 'É', '_', '(', '2', ')');
+const hostileName = fc.array(hostileChar, { minLength: 1, maxLength: 12 }).map((cs) => cs.join(''));
+
+test("property: for any File Names, Sonarr's OutputPath is the path written, inside DOWNLOAD_DIR, and the recorded name reports the same layout", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(hostileName, hostilePath), { minLength: 0, maxLength: 4 }),
+      fc.option(fc.constantFrom('tv-sonarr', 'radarr', 'TV Sonarr'), { nil: undefined }),
+      hostileName,
+      fc.array(hostileName, { maxLength: 4 }),
+      (paths, category, transferName, taken) => {
+        let layout;
+        try {
+          layout = localLayout({ downloadDir, category, files: files(...paths), transferName, taken });
+        } catch (err) {
+          return err instanceof HostileNameError;
+        }
+        const outputPath = sonarrOutputPath(layout.dir, layout.name);
+        assert.equal(outputPath, layout.path, `Sonarr's path for ${JSON.stringify(layout.name)}`);
+        assert.ok(within(downloadDir, outputPath), `${outputPath} is inside DOWNLOAD_DIR`);
+        assert.ok(!layout.name.includes(':'), 'no ":" for Sonarr to replace');
+        for (const f of layout.files) {
+          assert.ok(f.absPath === outputPath || f.absPath.startsWith(outputPath + path.sep), `${f.absPath} is under Sonarr's path`);
+          for (const segment of f.relPath.split('/')) assert.doesNotMatch(segment, WINDOWS_HOSTILE);
+        }
+        // What the downloader records is reported the same, with the files and without them.
+        const t = { category: category ?? null, name: transferName, localName: layout.name };
+        const reported = transferLayout(downloadDir, t, files(...paths));
+        assert.equal(reported.path, layout.path);
+        assert.deepEqual(reported.files.map((f) => f.absPath), layout.files.map((f) => f.absPath));
+        assert.equal(transferLayout(downloadDir, t, undefined).path, layout.path);
+        const clash = taken.find((n) => n !== layout.name && n.normalize('NFC').toLowerCase() === layout.name.normalize('NFC').toLowerCase());
+        assert.equal(clash, undefined, `${layout.name} clashes with ${clash} but for case`);
+        return true;
+      },
+    ),
+    { numRuns: 3000 },
   );
 });

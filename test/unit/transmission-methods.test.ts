@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +17,8 @@ import { bencode } from '../../src/transfers/transmission/bencode';
 import { parseRequest } from '../../src/transfers/transmission/envelope';
 import { handleRpc, RpcState, type RpcContext } from '../../src/transfers/transmission/methods';
 import { memoryLogger } from '../helpers';
+import { sonarrCategoryFolder } from '../helpers/sonarr';
+import { ensureCategoryFolders } from '../../src/transfers/folders';
 
 const root = mkdtempSync(join(tmpdir(), 'harvester-rpc-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -131,6 +133,53 @@ test("Sonarr's add with its default category is filed under DOWNLOAD_DIR/tv-sona
     const one = await s.call('torrent-get', { fields: ['id'], ids });
     assert.deepEqual(one.arguments!.torrents, [{ id: added.id }], JSON.stringify(ids));
   }
+});
+
+test("the Category's folder exists as soon as torrent-add names it, before any byte (Sonarr's health check looks for download-dir/<category>), with UMASK's mode", async () => {
+  const s = await setup();
+  s.ctx.config.folders = { dirMode: 0o750 };
+  const session = await s.call('session-get', { fields: ['download-dir'] });
+  const sessionDir = session.arguments!['download-dir'] as string;
+  assert.equal(existsSync(sonarrCategoryFolder(sessionDir, 'tv-sonarr')), false);
+  await s.call('torrent-add', { filename: magnet(), paused: true, 'download-dir': `${sessionDir}/tv-sonarr`, labels: ['tv-sonarr'] });
+  // Radarr's add names its category only by the folder (no labels below Transmission 4).
+  await s.call('torrent-add', { filename: magnet('b'.repeat(40), 'Movie'), 'download-dir': `${sessionDir}/radarr` });
+  for (const category of ['tv-sonarr', 'radarr']) {
+    const dir = sonarrCategoryFolder(sessionDir, category);
+    assert.ok(statSync(dir).isDirectory(), `${dir} exists before any byte`);
+    assert.equal(statSync(dir).mode & 0o777, 0o750, 'UMASK applied like any folder harvester makes');
+  }
+  assert.deepEqual(readdirSync(join(s.downloads, 'tv-sonarr')), [], 'an empty folder: no marker file in DOWNLOAD_DIR');
+  assert.equal(s.lines.filter((l) => l.event === 'category.folder-made').length, 2);
+  // A category folder that is a symlink out of DOWNLOAD_DIR is not used to make anything.
+  const outside = join(s.downloads, '..', 'outside');
+  mkdirSync(outside);
+  symlinkSync(outside, join(s.downloads, 'tv-linked'));
+  const linked = await s.call('torrent-add', { filename: magnet('d'.repeat(40), 'Linked'), labels: ['tv-linked'] });
+  assert.equal(linked.result, 'success', 'the add itself is not failed by its folder');
+  assert.ok(s.lines.some((l) => l.event === 'category.folder-failed' && l.category === 'tv-linked'));
+  assert.deepEqual(readdirSync(outside), []);
+});
+
+test('at start every Category in the store gets its folder (deleted while harvester was down), and one that would land outside DOWNLOAD_DIR is refused', async () => {
+  const s = await setup();
+  const remote = (id: string): RemoteTransfer => ({ remoteId: id, name: `t${id}`, remoteStatus: 'DOWNLOADING', progress: 0, finished: false, totalBytes: 1 });
+  await s.store.upsertRemote('putio', remote('1'), { category: 'tv-sonarr' });
+  await s.store.upsertRemote('putio', remote('2'), { category: 'radarr' });
+  await s.store.upsertRemote('putio', remote('3'), { category: 'radarr' });
+  await s.store.upsertRemote('putio', remote('4'));
+  // Not from torrent-add (which refuses it), but a store is not trusted either.
+  await s.store.upsertRemote('putio', remote('5'), { category: '../escaped' });
+  const made = await ensureCategoryFolders(s.store, s.downloads, { dirMode: 0o770 }, s.ctx.log);
+  assert.deepEqual(made, ['../escaped', 'radarr', 'tv-sonarr']);
+  assert.deepEqual(readdirSync(s.downloads).sort(), ['radarr', 'tv-sonarr']);
+  assert.equal(statSync(join(s.downloads, 'radarr')).mode & 0o777, 0o770);
+  assert.equal(existsSync(join(s.downloads, '..', 'escaped')), false, 'nothing outside DOWNLOAD_DIR');
+  assert.ok(s.lines.some((l) => l.event === 'category.folder-failed' && l.category === '../escaped'));
+  // Already there: nothing made, nothing said.
+  const before = s.lines.length;
+  await ensureCategoryFolders(s.store, s.downloads, { dirMode: 0o770 }, s.ctx.log);
+  assert.equal(s.lines.slice(before).filter((l) => l.event === 'category.folder-made').length, 0);
 });
 
 test('Radarr adds without download-dir but with its label; an add with neither lands in DOWNLOAD_DIR', async () => {

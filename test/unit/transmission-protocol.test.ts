@@ -269,6 +269,69 @@ test('a downloading transfer whose bytes are all on disk still has bytes left un
   assert.deepEqual(done, { leftUntilDone: 0, percentDone: 1, status: 6 });
 });
 
+/** Sonarr's QueueRow progress: 100 - (sizeLeft / size) * 100, with sizeLeft = leftUntilDone and size = totalSize. */
+const sonarrProgress = (o: Record<string, unknown>): number => 100 - ((o.leftUntilDone as number) / (o.totalSize as number)) * 100;
+const PROGRESS_FIELDS = fieldsOf(['totalSize', 'leftUntilDone', 'percentDone', 'eta', 'status']);
+
+test('while the seedbox downloads, Sonarr sees its progress as the first half and its ETA; the local copy is the second half; 100 % only once every file is in place', () => {
+  const now = 1_700_000_100_000;
+  const at = (t: Transfer, files: TransferFile[] = [], rate = 0) => torrentObject({ ...view(t, files, rate), now }, PROGRESS_FIELDS, 'legacy');
+  // put.io at 40 %, "5 minutes left", listed just now: 20 % and 300 s.
+  const seedbox = at(transfer({ remoteStatus: 'DOWNLOADING', remoteProgress: 40, remoteEta: 300, lastSeenAt: now }));
+  assert.equal(seedbox.status, 4);
+  assert.equal(sonarrProgress(seedbox), 20);
+  assert.equal(seedbox.percentDone, 0.2, 'percentDone agrees with leftUntilDone');
+  assert.equal(seedbox.eta, 300);
+  // The ETA counts down from the listing that reported it (POLLING_INTERVAL is 10 minutes for put.io).
+  assert.equal(at(transfer({ remoteProgress: 40, remoteEta: 300, lastSeenAt: now - 100_000 })).eta, 200);
+  assert.equal(at(transfer({ remoteProgress: 40, remoteEta: 300, lastSeenAt: now - 900_000 })).eta, 0);
+  assert.equal(at(transfer({ remoteProgress: 40, remoteEta: null, lastSeenAt: now })).eta, -2, 'no estimate: unknown (Sonarr shows no time left)');
+  assert.equal(at(transfer({ remoteStatus: 'IN_QUEUE', remoteProgress: 0, remoteEta: null })).eta, -1, 'queued on put.io: not available');
+  // put.io at 100 % but not finished there yet: still below half (the local copy has not begun).
+  const nearly = at(transfer({ remoteProgress: 100, remoteEta: 0, lastSeenAt: now }));
+  assert.ok(sonarrProgress(nearly) <= 50 && (nearly.leftUntilDone as number) > 0);
+  // Finished on put.io, waiting for a download slot: half.
+  const waiting = at(transfer({ state: 'queued', remoteStatus: 'COMPLETED', remoteProgress: 100 }));
+  assert.deepEqual([sonarrProgress(waiting), waiting.status, waiting.eta], [50, 3, -1]);
+  // Half the local copy at 100 B/s: 75 %, and the ETA of the local bytes left (500 B), from the measured rate.
+  const local = at(transfer({ state: 'downloading', remoteStatus: 'COMPLETED', remoteProgress: 100, doneBytes: 500 }), [file('x.mkv', 1000, 500)], 100);
+  assert.deepEqual([sonarrProgress(local), local.percentDone, local.eta], [75, 0.75, 5]);
+  assert.equal(at(transfer({ state: 'downloading', doneBytes: 500 }), [file('x.mkv', 1000, 500)], 0).eta, -2, 'no rate measured yet: unknown');
+  // Every byte on disk but not verified and renamed: still short of 100 %.
+  const unverified = at(transfer({ state: 'downloading', doneBytes: 1000 }), [file('x.mkv', 1000, 1000)], 100);
+  assert.ok((unverified.leftUntilDone as number) >= 1 && (unverified.percentDone as number) < 1);
+  // Downloaded: exactly 1, leftUntilDone 0, status 6.
+  const done = at(transfer({ state: 'downloaded', doneBytes: 1000, downloadedAt: now, localName: 'x.mkv' }), [file('x.mkv', 1000, 1000, true)]);
+  assert.deepEqual([done.leftUntilDone, done.percentDone, done.status, done.eta], [0, 1, 6, -1]);
+});
+
+test('property: Sonarr\'s progress never goes back as a transfer moves from the seedbox to the local copy, and reaches 1 only when complete', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 40 }),
+      fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 5 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
+      (total, seedboxSteps, localSteps) => {
+        const progress: number[] = [];
+        for (const p of [...seedboxSteps].sort((a, b) => a - b)) {
+          progress.push(sonarrProgress(torrentObject(view(transfer({ totalBytes: total, remoteProgress: p }), []), PROGRESS_FIELDS, 'legacy')));
+        }
+        for (const f of [...localSteps].sort((a, b) => a - b)) {
+          const doneBytes = Math.floor(total * f);
+          const t = transfer({ state: 'downloading', totalBytes: total, doneBytes, remoteProgress: 100 });
+          progress.push(sonarrProgress(torrentObject(view(t, [file('x', total, doneBytes)]), PROGRESS_FIELDS, 'legacy')));
+        }
+        const done = torrentObject(view(transfer({ state: 'downloaded', totalBytes: total, doneBytes: total }), [file('x', total, total, true)]), PROGRESS_FIELDS, 'legacy');
+        for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!, `${progress[i - 1]} then ${progress[i]}`);
+        for (const p of progress) assert.ok(p >= 0 && p < 100, `${p} before complete`);
+        assert.equal(sonarrProgress(done), 100);
+        return true;
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 test('name and downloadDir follow the path contract: stored File Names, the category folder, labels [category]', () => {
   // put.io stored the file with a collision suffix; the transfer name is cosmetic.
   const t = transfer({ state: 'downloaded', category: 'tv-sonarr', localName: 'Show.S01E01 ojqRfI77.mkv', name: 'Show S01E01 1080p' });

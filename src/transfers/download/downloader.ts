@@ -5,10 +5,11 @@
 // never fails the loop. The claim is renewed while working; a lost claim stops
 // the work without recording anything.
 import { setMaxListeners } from 'node:events';
-import { stat, statfs } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
-import { HostileNameError, localLayout, type LocalLayout } from '../layout';
+import { HostileNameError, localLayout, safeSegment, type LocalLayout } from '../layout';
 import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
@@ -69,6 +70,8 @@ export class Downloader {
   private readonly limiter: RateLimiter | undefined;
   /** The open disk-full incident (for its alert and its recovery line). */
   private diskFull: { since: number; neededBytes: number } | undefined;
+  /** The last Local Layout being chosen (layOut runs one at a time). */
+  private laying: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: DownloaderOptions) {
     this.slots = new Semaphore(o.maxParallel);
@@ -139,8 +142,7 @@ export class Downloader {
     try {
       if (t.state === 'queued' && !(await store.transition(t.id, owner, 'queued', 'downloading'))) return;
       const files = await this.o.client.listFiles(remoteOf(t), abort.signal);
-      const layout = localLayout({ downloadDir: this.o.downloadDir, category: t.category, files, transferName: t.name });
-      await store.setFiles(t.id, files, layout.name);
+      const layout = await this.layOut(t, files);
       a.name = layout.name;
       a.totalBytes = files.reduce((s, f) => s + f.size, 0);
       await this.checkSpace(t.id, a.totalBytes);
@@ -164,6 +166,39 @@ export class Downloader {
       clearInterval(renew);
       this.o.signal.removeEventListener('abort', onStop);
     }
+  }
+
+  /**
+   * The transfer's Local Layout, recorded with its File Names. A transfer with a recorded name
+   * keeps it; a new one is named against the names its folder already holds (other transfers'
+   * and the entries on disk), so that two names that differ only in case never share one entry
+   * on a case-insensitive share. One at a time: two new transfers cannot both pick a name.
+   */
+  private layOut(t: Transfer, files: RemoteFile[]): Promise<LocalLayout<RemoteFile>> {
+    const next = this.laying.then(async () => {
+      const taken = t.localName ? [] : await this.namesTaken(t);
+      const layout = localLayout({ downloadDir: this.o.downloadDir, category: t.category, files, transferName: t.name, recordedName: t.localName, taken });
+      await this.o.store.setFiles(t.id, files, layout.name);
+      return layout;
+    });
+    this.laying = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The names other transfers recorded in t's folder, and the entries on disk there (a `.part` as its final name). */
+  private async namesTaken(t: Transfer): Promise<string[]> {
+    const category = t.category || null;
+    const recorded = (await this.o.store.list())
+      .filter((o) => o.id !== t.id && o.localName && !o.localDeletedAt && (o.category || null) === category)
+      .map((o) => o.localName!);
+    let dir: string;
+    try {
+      dir = category ? path.join(this.o.downloadDir, safeSegment(category, 'category')) : this.o.downloadDir;
+    } catch {
+      return recorded; // localLayout refuses the category with its reason
+    }
+    const onDisk = await readdir(dir).catch(() => [] as string[]);
+    return [...recorded, ...onDisk.map((n) => n.replace(/\.part$/, ''))];
   }
 
   /** Every file through the shared slots; the first failure stops the others (they keep their `.part`). */

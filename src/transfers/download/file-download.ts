@@ -3,7 +3,7 @@
 // size, verify the checksum, and only then rename it into place. A crash at any
 // line leaves either the finished file or a `.part` to resume from.
 import { createWriteStream } from 'node:fs';
-import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import * as zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
 import { RestartFromZeroError } from '../clients/errors';
+import { makeFolders as makeFolderTree } from '../folders';
 import { isInside, type LayoutFile } from '../layout';
 import type { RemoteFile } from '../model';
 import type { RateLimiter } from './rate-limiter';
@@ -170,14 +171,7 @@ async function dropMixedPart(err: unknown, part: string): Promise<unknown> {
 /** mkdir -p, with UMASK's mode and PUID/PGID applied to each folder it created. */
 async function makeFolders(dir: string, job: FileJob): Promise<void> {
   if (job.madeFolders?.has(dir)) return;
-  const first = await mkdir(dir, { recursive: true });
-  if (first && (job.dirMode !== undefined || job.owner)) {
-    for (let d = dir; d.length >= first.length; d = dirname(d)) {
-      if (job.dirMode !== undefined) await chmod(d, job.dirMode);
-      if (job.owner) await chown(d, job.owner.uid, job.owner.gid);
-      if (d === first) break;
-    }
-  }
+  await makeFolderTree(dir, { dirMode: job.dirMode, owner: job.owner });
   job.madeFolders?.add(dir);
 }
 

@@ -3,12 +3,12 @@
 // web UI asks for has an answer. Values describe the LOCAL copy (DESIGN.md 5):
 // sizes and progress are the bytes harvester has verified and put in place,
 // `downloadDir` + `name` is the Local Layout (the ONE function, layout.ts),
-// complete only once every file is home.
-import path from 'node:path';
-import { HostileNameError, localLayout, safeSegment } from '../layout';
+// complete only once every file is home. Progress (leftUntilDone, percentDone)
+// and eta also cover the seedbox's phase, as its first half (status.ts says how).
+import { transferLayout } from '../layout';
 import type { Transfer, TransferFile } from '../model';
 import { toCamel, type NameStyle } from './envelope';
-import type { Reported } from './status';
+import { inSeedboxPhase, localPhaseFraction, seedboxEta, seedboxPhaseFraction, type Reported } from './status';
 
 /** What torrent-get reports for one transfer: computed once per request, then read field by field. */
 export interface TorrentView {
@@ -41,36 +41,16 @@ export interface ReportedLayout {
 }
 
 /**
- * downloadDir and name of a transfer: localLayout over its stored File Names
- * (the transfer name only while none is known), exactly what the downloader
- * wrote. Without `files` (a request that needs no per-file field), the name the
- * downloader recorded from that same function (localName) is used. A name that
- * localLayout refuses is never reported as a path inside DOWNLOAD_DIR: the
- * transfer name, made a safe segment, stands in.
+ * downloadDir and name of a transfer: layout.ts's transferLayout (localLayout over its stored
+ * File Names and recorded name), exactly what the downloader wrote.
  */
 export function reportedLayout(
   downloadDir: string,
   t: Pick<Transfer, 'category' | 'name' | 'localName'>,
   files: readonly TransferFile[] | undefined,
 ): ReportedLayout {
-  try {
-    if (files === undefined && t.localName) {
-      const dir = t.category ? path.join(downloadDir, safeSegment(t.category, 'category')) : downloadDir;
-      return { dir, name: safeSegment(t.localName, 'name'), files: [], ok: true };
-    }
-    const layout = localLayout({ downloadDir, category: t.category, files: files ?? [], transferName: t.name });
-    return { dir: layout.dir, name: layout.name, files: layout.files.map((f) => ({ relPath: f.relPath, file: f.remote })), ok: true };
-  } catch (err) {
-    if (!(err instanceof HostileNameError)) throw err;
-    let dir = downloadDir;
-    try {
-      if (t.category) dir = path.join(downloadDir, safeSegment(t.category, 'category'));
-    } catch {
-      // keep DOWNLOAD_DIR
-    }
-    const name = t.name.replace(/[/\\\u0000-\u001f\u007f]/g, '_').replace(/^\.{1,2}$/, '_') || 'transfer';
-    return { dir, name, files: [], ok: false };
-  }
+  const layout = transferLayout(downloadDir, t, files);
+  return { dir: layout.dir, name: layout.name, files: layout.files.map((f) => ({ relPath: f.relPath, file: f.remote })), ok: layout.ok };
 }
 
 const secs = (ms: number): number => Math.floor(ms / 1000);
@@ -87,13 +67,24 @@ function doneBytes(v: TorrentView): number {
   return Math.max(0, Math.min(v.transfer.doneBytes, total > 0 ? total - 1 : 0));
 }
 
+/** The bytes of the local copy still to fetch (at least 1 until it is complete). */
+function localLeft(v: TorrentView): number {
+  if (v.reported.complete) return 0;
+  return Math.max(1, totalSize(v) - doneBytes(v));
+}
+
 /**
  * Never 0 before the local copy is complete, even while the size is still unknown (a magnet before
  * its metadata): clients such as @ctrl/transmission read leftUntilDone < 1 as "completed".
+ * Sonarr's and Radarr's progress is (totalSize - leftUntilDone) / totalSize, so this carries the
+ * two phases: the seedbox's progress as the first half, the local copy's as the second.
  */
 function leftUntilDone(v: TorrentView): number {
   if (v.reported.complete) return 0;
-  return Math.max(1, totalSize(v) - doneBytes(v));
+  const total = totalSize(v);
+  const fraction = inSeedboxPhase(v.transfer) ? seedboxPhaseFraction(v.transfer.remoteProgress) : localPhaseFraction(doneBytes(v), total);
+  // Rounded up: 40 % on put.io reads 20 % (a floor made it 19.99998 %, "19%" in transmission-remote); never 0 early (max 1).
+  return Math.max(1, total - Math.ceil(total * fraction));
 }
 
 function fileCompleted(v: TorrentView, f: TransferFile): number {
@@ -106,10 +97,16 @@ function uploadRatio(v: TorrentView): number {
   return typeof r === 'number' && Number.isFinite(r) && r >= 0 ? r : 0;
 }
 
+/**
+ * Seconds until the local copy is complete, as Transmission's eta: -1 (TR_ETA_NOT_AVAIL) when not
+ * downloading, -2 (TR_ETA_UNKNOWN) when no rate is known; Sonarr and Radarr show no time left for
+ * either (they only read eta >= 0). While the seedbox works it is the seedbox's own estimate.
+ */
 function eta(v: TorrentView): number {
   if (v.reported.complete || v.reported.status !== 4) return -1; // TR_ETA_NOT_AVAIL
+  if (inSeedboxPhase(v.transfer)) return seedboxEta(v.transfer, v.now) ?? -2;
   if (v.rate <= 0) return -2; // TR_ETA_UNKNOWN
-  return Math.ceil(leftUntilDone(v) / v.rate);
+  return Math.ceil(localLeft(v) / v.rate);
 }
 
 function nested(style: NameStyle, obj: Record<string, unknown>): Record<string, unknown> {
@@ -214,10 +211,11 @@ const FIELDS: Record<string, (v: TorrentView, style: NameStyle) => unknown> = {
   webseeds_sending_to_us: () => 0,
 };
 
+/** (totalSize - leftUntilDone) / totalSize, as Sonarr computes it: 1 only once the local copy is complete. */
 function percentDone(v: TorrentView): number {
   const total = totalSize(v);
   if (v.reported.complete) return 1;
-  return total > 0 ? doneBytes(v) / total : 0;
+  return total > 0 ? (total - leftUntilDone(v)) / total : 0;
 }
 
 /** The fields Sonarr asks for (TransmissionProxy.GetTorrents): the answer when a client names none. */

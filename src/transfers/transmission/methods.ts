@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isClientError, NotFoundError } from '../clients/errors';
 import type { AddRequest, DownloadClient } from '../clients/types';
+import { ensureCategoryFolder, type FolderOptions } from '../folders';
 import { HostileNameError, isInside, safeSegment } from '../layout';
 import type { RemoteTransfer, Transfer, TransferFile } from '../model';
 import type { Store, TorrentSettings } from '../store/store';
@@ -42,6 +43,8 @@ export interface RpcConfig {
   seedRatio: number | null;
   maxParallel?: number;
   maxDownloadRateBytesPerSec?: number | null;
+  /** UMASK and PUID/PGID for the Category folders torrent-add makes. */
+  folders?: FolderOptions;
 }
 
 export interface RpcContext {
@@ -528,6 +531,8 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   }
   const addTransfer = client.addTransfer.bind(client);
 
+  // Sonarr/Radarr check download-dir/<category> exists long before the first byte: make it now.
+  await ensureCategoryFolder(ctx.config.downloadDir, category, ctx.config.folders ?? {}, log);
   // Already known (same info-hash): Transmission's torrent-duplicate, and no second add on the seedbox.
   if (hash) {
     const known = (await candidates(ctx)).find((c) => c.transfer.hash === hash);

@@ -120,3 +120,39 @@ export function reportedStatus(t: Pick<Transfer, 'client' | 'state' | 'remoteSta
       return ok(TR_STATUS.STOPPED);
   }
 }
+
+// --- progress in two phases --------------------------------------------------
+//
+// Sonarr and Radarr show (totalSize - leftUntilDone) / totalSize and an ETA from `eta`. For the
+// whole time the seedbox works on a transfer the local copy has no byte, so a progress of the
+// local copy alone read as 0 % for hours: stalled. The seedbox's phase is the first half (0-50 %),
+// the local copy the second (50-100 %), as plundrio does; 100 % (leftUntilDone 0) still means
+// every file verified and in place, and only that.
+
+/** The seedbox still works on it (not finished there): nothing of it can be fetched yet. */
+export function inSeedboxPhase(t: Pick<Transfer, 'state'>): boolean {
+  return t.state === 'pending';
+}
+
+/** Share of the whole (0..0.5) while the seedbox works: its progress (0..100) as the first half. */
+export function seedboxPhaseFraction(remoteProgress: number): number {
+  const p = Number.isFinite(remoteProgress) ? Math.min(100, Math.max(0, remoteProgress)) : 0;
+  return p / 200;
+}
+
+/** Share of the whole (0.5..1) once the seedbox is done: half, plus the local copy's bytes as the second half. */
+export function localPhaseFraction(doneBytes: number, totalBytes: number): number {
+  if (!(totalBytes > 0)) return 0.5;
+  return 0.5 + Math.min(1, Math.max(0, doneBytes / totalBytes)) / 2;
+}
+
+/**
+ * The seedbox's ETA in seconds (put.io's estimated_time), counted down from the listing that
+ * reported it (POLLING_INTERVAL may be minutes); undefined when the seedbox gave none.
+ */
+export function seedboxEta(t: Pick<Transfer, 'remoteEta' | 'lastSeenAt'>, now: number): number | undefined {
+  const eta = t.remoteEta;
+  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) return undefined;
+  const since = t.lastSeenAt ? Math.max(0, (now - t.lastSeenAt) / 1000) : 0;
+  return Math.max(0, Math.round(eta - since));
+}
