@@ -27,6 +27,9 @@ export const REDACT_PATHS = [
   'config.HTTP_TOKEN',
   'config.DISCORD_WEBHOOK_URL',
   'config.WEBHOOK_URL',
+  'config.LIDARR_API_KEY',
+  'config.READARR_API_KEY',
+  'config.ARR_WEBHOOK_TOKEN',
 ];
 
 export interface CreateLoggerOptions {

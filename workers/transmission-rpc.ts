@@ -62,6 +62,7 @@ export default defineLoop({
         seedRatio: config.seedRatio,
         maxParallel: config.maxParallel,
         maxDownloadRateBytesPerSec: config.maxDownloadRateBytesPerSec,
+        stallTimeoutMs: config.stallTimeoutMs,
       },
       log: ctx.log,
       sessionId: newSessionId(),
