@@ -13,6 +13,10 @@ import { cleanupDecisions } from '../../src/transfers/cleanup';
 import { loadConfig } from '../../src/transfers/config';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import type { Transfer } from '../../src/transfers/model';
+import type { DownloadClient } from '../../src/transfers/clients/types';
+import { parseRequest } from '../../src/transfers/transmission/envelope';
+import { handleRpc, RpcState } from '../../src/transfers/transmission/methods';
+import { memoryLogger } from '../helpers';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-12-01T12:00:00Z');
@@ -42,6 +46,28 @@ test('the warning clears as soon as the seedbox moves again (the store stamps re
   now += 60_000;
   t = (await listed(31)).transfer;
   assert.equal(stallWarning(t, now, 2 * H), undefined, 'progress moved: the warning is gone');
+});
+
+test("torrent-get, asked as Sonarr asks it, carries the stall warning by the endpoint's clock; a seedbox error is shown rather than the stall", async (ctx) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'harvester-stall-rpc-'));
+  let now = T0;
+  const store = new SqliteStore(path.join(dir, 'h.db'), { clock: () => now });
+  const state = new RpcState();
+  ctx.after(async () => { state.dispose(); await store.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  const client = { kind: 'putio' } as unknown as DownloadClient;
+  const rpc = { store, client, log: memoryLogger().logger, sessionId: 's', state, now: () => now, config: { downloadDir: dir, seedRatio: null, stallTimeoutMs: 2 * H } };
+  await store.upsertRemote('putio', { remoteId: '1', name: 'Stuck', remoteStatus: 'DOWNLOADING', progress: 12, finished: false, totalBytes: 100, hash: 'aa'.repeat(20) });
+  await store.upsertRemote('putio', { remoteId: '2', name: 'Broken', remoteStatus: 'ERROR', progress: 12, finished: false, totalBytes: 100, hash: 'bb'.repeat(20), errorString: 'tracker is gone' });
+  const errors = async () => {
+    const res = await handleRpc(rpc, parseRequest(JSON.stringify({ method: 'torrent-get', arguments: { fields: ['hashString', 'errorString', 'status'] } })));
+    const torrents = (res.arguments as { torrents: Array<{ hashString: string; errorString: string }> }).torrents;
+    return Object.fromEntries(torrents.map((t) => [t.hashString.slice(0, 2), t.errorString]));
+  };
+  assert.deepEqual(await errors(), { aa: '', bb: 'tracker is gone' });
+  now += 2 * H + 60_000;
+  assert.deepEqual(await errors(), { aa: `${STALL_WARNING}: no progress for 2h1m (at 12%)`, bb: 'tracker is gone' });
+  await store.upsertRemote('putio', { remoteId: '1', name: 'Stuck', remoteStatus: 'DOWNLOADING', progress: 13, finished: false, totalBytes: 100, hash: 'aa'.repeat(20) });
+  assert.equal((await errors()).aa, '', 'moving again');
 });
 
 test('only a transfer not finished on the seedbox can stall, and STALL_TIMEOUT=never turns it off', () => {
