@@ -17,6 +17,7 @@ import type { DownloadClient } from '../../src/transfers/clients/types';
 import { parseRequest } from '../../src/transfers/transmission/envelope';
 import { handleRpc, RpcState } from '../../src/transfers/transmission/methods';
 import { memoryLogger } from '../helpers';
+import { NOTIFICATION_EVENTS, discordPayload } from '../../src/transfers/notifiers';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-12-01T12:00:00Z');
@@ -156,4 +157,16 @@ test('giveUpImport records the end of waiting once, notifies once, keeps the sta
   // The user imports it by hand; Sonarr's webhook reports it: imported after all.
   assert.equal(await markImported(store, given, 'ops', 'sonarr:webhook'), 'imported');
   assert.equal((await store.get(t.id))!.state, 'imported');
+});
+
+test('transfer.not-imported is a notification event with its own Discord text: an orange embed carrying the reason', () => {
+  assert.ok(NOTIFICATION_EVENTS.includes('transfer.not-imported'));
+  const body = discordPayload({
+    id: 'transfer.not-imported:putio:9', event: 'transfer.not-imported', name: 'Show.mkv', time: new Date(T0).toISOString(),
+    transferId: 'putio:9', error: 'not imported within IMPORT_TIMEOUT=24h; the copy is kept at /downloads/Show.mkv',
+  }) as { embeds: Array<{ title: string; description: string; color: number }> };
+  assert.equal(body.embeds[0]!.title, '⏳ Not imported by Sonarr/Radarr');
+  // Markdown is escaped (IMPORT\_TIMEOUT) so that Discord shows the text as written.
+  assert.equal(body.embeds[0]!.description, "Show.mkv\nnot imported within IMPORT\\_TIMEOUT=24h; the copy is kept at /downloads/Show.mkv");
+  assert.equal(body.embeds[0]!.color, 0xe67e22);
 });
