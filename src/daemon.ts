@@ -11,6 +11,7 @@ import { StartupError } from './supervisor/errors';
 import type { LoopSpec, SupervisorOptions } from './supervisor/options';
 import type { SupervisorEvent } from './supervisor/events';
 import { raiseAlert } from './transfers/alerts';
+import { configuredArrs } from './transfers/arr';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
@@ -22,7 +23,7 @@ const STORE_POLL_MS = 1000;
 
 export function daemonLoops(config: Config): LoopSpec[] {
   const worker = (name: string): string => resolve(WORKERS_DIR, `${name}.js`);
-  const hasArr = config.sonarr !== null || config.radarr !== null;
+  const hasArr = configuredArrs(config).length > 0;
   return [
     { name: 'produce-transfers', module: worker('produce-transfers'), intervalMs: config.pollingIntervalMs },
     { name: 'download', module: worker('download'), intervalMs: STORE_POLL_MS },

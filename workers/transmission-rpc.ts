@@ -67,6 +67,7 @@ export default defineLoop({
         maxParallel: config.maxParallel,
         maxDownloadRateBytesPerSec: config.maxDownloadRateBytesPerSec,
         folders,
+        stallTimeoutMs: config.stallTimeoutMs,
       },
       log: ctx.log,
       sessionId: newSessionId(),

@@ -1,10 +1,10 @@
 // `harvester check`: validate the daemon's configuration, print it with every
-// secret masked, and test each connection (seedbox, Sonarr/Radarr). Exit code
+// secret masked, and test each connection (seedbox, Sonarr/Radarr/Lidarr/Readarr). Exit code
 // 0 when everything answered, 1 otherwise. Webhooks are not called: a test
 // would post a message to a real channel.
-import { ArrClient } from '../transfers/arr';
+import { ArrClient, configuredArrs } from '../transfers/arr';
 import { createClient } from '../transfers/clients/create';
-import { ConfigError, describeConfig, loadConfig, type Config } from '../transfers/config';
+import { ConfigError, describeConfig, formatBindAddress, loadConfig, type Config } from '../transfers/config';
 
 export interface CheckLine {
   what: string;
@@ -24,12 +24,15 @@ export async function checkConnections(config: Config, timeoutMs = 15_000): Prom
   };
   const client = createClient(config);
   await probe(`seedbox (${config.downloadClient})`, async (signal) => (client.check ? client.check(signal) : 'reachable'));
-  for (const [kind, arr] of [['sonarr', config.sonarr], ['radarr', config.radarr]] as const) {
-    if (!arr) continue;
-    await probe(kind, (signal) => new ArrClient({ kind, ...arr }).check(signal));
+  for (const arr of configuredArrs(config)) {
+    await probe(arr.kind, (signal) => new ArrClient(arr).check(signal));
   }
   for (const [name, url] of [['discord webhook', config.discordWebhookUrl], ['webhook', config.webhookUrl]] as const) {
     if (url) lines.push({ what: name, ok: true, detail: 'configured (not called: it would post a message)' });
+  }
+  if (config.arrWebhookToken) {
+    // The *arrs call us here; press Test in their Connect settings to try it (it answers 200).
+    lines.push({ what: 'arr webhook', ok: true, detail: `POST /hooks/arr on the ops server (HTTP_BIND ${formatBindAddress(config.http.bind)}), ARR_WEBHOOK_TOKEN set` });
   }
   return lines;
 }

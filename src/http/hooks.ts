@@ -68,7 +68,8 @@ function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() =
   }
   // The daemon validated the same environment moments ago (daemonOptions); the store is migrated.
   const config = loadConfig(env);
-  const store = new SqliteStore(config.dbPath);
+  // Reads never wait in WAL; the webhook's one write must not hold the main thread long behind a loop's.
+  const store = new SqliteStore(config.dbPath, { busyTimeoutMs: 1000 });
   closers.push(() => store.close());
   let outbox: OpsStats | undefined;
   try {
@@ -80,6 +81,7 @@ function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() =
   return {
     logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
     store, outbox, secrets: secretValues(config), maxAttempts: config.maxAttempts,
+    ...(config.arrWebhookToken ? { arrWebhook: { token: config.arrWebhookToken, store, owner: `${process.pid}:ops-server` } } : {}),
   };
 }
 

@@ -7,11 +7,14 @@
 //   /api/loops      JSON: the supervisor and each loop
 //   /api/transfers  JSON: counts by state, active downloads, transfers (?state=a,b&limit=n)
 //   /               the status page (and /partial, /status.css, /status.js)
+//   /hooks/arr      POST from Sonarr/Radarr/Lidarr/Readarr's Webhook connection (arr-webhook.ts),
+//                   checked by its own token (ARR_WEBHOOK_TOKEN), not HTTP_TOKEN
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SupervisorEvent } from '../supervisor/events';
 import type { Supervisor } from '../supervisor/supervisor';
+import { handleArrWebhook, sendWebhookResult, WebhookToken, type WebhookStore } from './arr-webhook';
 import { hostAllowed, isLoopbackAddress, TokenCheck } from './auth';
 import { DownloadsWatcher } from './downloads';
 import { OpsMetrics } from './metrics';
@@ -40,6 +43,8 @@ export interface OpsServerOptions {
   /** Bound on asking one loop for its status. Default 300 ms. */
   statusTimeoutMs?: number;
   processMetrics?: boolean;
+  /** ARR_WEBHOOK_TOKEN and the store the webhook marks imports in; absent: /hooks/arr answers 404. */
+  arrWebhook?: { token: string; store: WebhookStore; owner: string };
 }
 
 export interface OpsServer {
@@ -126,8 +131,15 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 50;
 
+  const arrHook = o.arrWebhook && { ...o.arrWebhook, token: new WebhookToken(o.arrWebhook.token), log };
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://ops.invalid');
+    // The *arrs' webhook carries its own token, so it is reached under any host name (a container's).
+    if (url.pathname === '/hooks/arr') {
+      if (!arrHook) return json(res, 404, { error: 'set ARR_WEBHOOK_TOKEN to accept Sonarr/Radarr/Lidarr/Readarr webhooks here' });
+      return sendWebhookResult(res, await handleArrWebhook(req, url, arrHook));
+    }
     const route = routes[url.pathname];
     if (!hostAllowed(req, loopbackOnly, auth.required)) {
       return json(res, 403, { error: 'this ops server is bound to loopback and answers loopback host names only; set HTTP_TOKEN to reach it under another name' });

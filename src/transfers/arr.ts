@@ -1,8 +1,17 @@
-// Sonarr/Radarr (API v3): has an *arr imported what we downloaded?
-// (DESIGN.md 5, watch-imported; the original in original-system.md 7.)
+// Sonarr/Radarr (API v3), Lidarr/Readarr (API v1): has an *arr imported what we
+// downloaded? (DESIGN.md 5, watch-imported; the original in original-system.md 7.)
 //
-// Read from /api/v3/history, newest first, downloadFolderImported only
-// (eventType=3 in both Sonarr's and Radarr's enums). A record matches:
+// Read from /api/{v3,v1}/history, newest first, import events only. The event
+// numbers differ between the apps (their own enums, read from their sources):
+// - Sonarr EpisodeHistoryEventType, Radarr MovieHistoryEventType:
+//   DownloadFolderImported = 3 ("downloadFolderImported"), one per file;
+// - Lidarr EntityHistoryEventType: TrackFileImported = 3 ("trackFileImported",
+//   one per file, with droppedPath/importedPath) and DownloadImported = 8
+//   ("downloadImported", once per download, downloadId only);
+// - Readarr EntityHistoryEventType: BookFileImported = 3 ("bookFileImported");
+//   its enum has DownloadImported = 8 too, asked for in case a version writes it.
+// All four serialize the event as a camelCase string and the data keys camelCase.
+// A record matches:
 // 1. by downloadId: the *arr stores the hashString our Transmission endpoint
 //    reported (upper-cased), so this works whatever paths the *arr sees;
 // 2. else by data.droppedPath / data.importedPath equal to, or under, one of
@@ -18,13 +27,30 @@ import { scrub } from './net/redact';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './net/retry';
 import type { Sleep } from './net/sleep';
 
-export type ArrKind = 'sonarr' | 'radarr';
+export const ARR_KINDS = ['sonarr', 'radarr', 'lidarr', 'readarr'] as const;
+export type ArrKind = (typeof ARR_KINDS)[number];
+
+/** What each *arr calls itself, its API version, and its import events (number and name). */
+export const ARR_APPS: Record<ArrKind, { name: string; api: 'v3' | 'v1'; imports: ReadonlyArray<{ n: number; name: string }> }> = {
+  sonarr: { name: 'Sonarr', api: 'v3', imports: [{ n: 3, name: 'downloadFolderImported' }] },
+  radarr: { name: 'Radarr', api: 'v3', imports: [{ n: 3, name: 'downloadFolderImported' }] },
+  lidarr: { name: 'Lidarr', api: 'v1', imports: [{ n: 3, name: 'trackFileImported' }, { n: 8, name: 'downloadImported' }] },
+  readarr: { name: 'Readarr', api: 'v1', imports: [{ n: 3, name: 'bookFileImported' }, { n: 8, name: 'downloadImported' }] },
+};
+
+/** The *arrs the configuration names, in a fixed order (Sonarr, Radarr, Lidarr, Readarr). */
+export function configuredArrs(cfg: Record<ArrKind, { baseUrl: string; apiKey: string } | null>): Array<{ kind: ArrKind; baseUrl: string; apiKey: string }> {
+  return ARR_KINDS.flatMap((kind) => {
+    const arr = cfg[kind];
+    return arr ? [{ kind, baseUrl: arr.baseUrl, apiKey: arr.apiKey }] : [];
+  });
+}
 
 export interface ArrClientOptions {
   kind: ArrKind;
-  /** SONARR_BASE_URL / RADARR_BASE_URL, with its URL base if any (http://host:8989/sonarr). */
+  /** SONARR_BASE_URL (RADARR_, LIDARR_, READARR_), with its URL base if any (http://host:8989/sonarr). */
   baseUrl: string;
-  /** SONARR_API_KEY / RADARR_API_KEY: sent as X-Api-Key, never logged. */
+  /** SONARR_API_KEY (RADARR_, LIDARR_, READARR_): sent as X-Api-Key, never logged. */
   apiKey: string;
   fetch?: FetchLike;
   /** Per call. Default 30 s. */
@@ -40,7 +66,6 @@ export interface ArrClientOptions {
 
 /** Sonarr EpisodeHistoryEventType / Radarr MovieHistoryEventType: DownloadFolderImported = 3 in both. */
 export const DOWNLOAD_FOLDER_IMPORTED = 3;
-const IMPORTED_EVENT = 'downloadfolderimported';
 
 const HistoryRecord = z.object({
   id: z.number().nullish(),
@@ -84,6 +109,8 @@ export interface ImportResult {
 
 export class ArrClient {
   readonly kind: ArrKind;
+  private readonly api: string;
+  private readonly imports: ReadonlyArray<{ n: number; name: string }>;
   private readonly baseUrl: string;
   private readonly opts: ArrClientOptions;
   private readonly retry: RetryPolicy;
@@ -92,6 +119,8 @@ export class ArrClient {
     if (!opts.baseUrl) throw new TypeError(`ArrClient: ${opts.kind} base URL is required`);
     if (!opts.apiKey) throw new TypeError(`ArrClient: ${opts.kind} API key is required`);
     this.kind = opts.kind;
+    this.api = `/api/${ARR_APPS[opts.kind].api}`;
+    this.imports = ARR_APPS[opts.kind].imports;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.opts = opts;
     this.retry = { ...DEFAULT_RETRY, attempts: 3, ...opts.retry };
@@ -99,8 +128,8 @@ export class ArrClient {
 
   /** `harvester check`: "Sonarr 4.0.1", or a typed error (AuthError for a wrong API key). */
   async check(signal?: AbortSignal): Promise<string> {
-    const status = await this.get('/api/v3/system/status', {}, SystemStatus, signal);
-    return `${status.appName ?? this.kind} ${status.version}`;
+    const status = await this.get(`${this.api}/system/status`, [], SystemStatus, signal);
+    return `${status.appName ?? ARR_APPS[this.kind].name} ${status.version}`;
   }
 
   async findImport(query: FindImportQuery, signal?: AbortSignal): Promise<ImportResult> {
@@ -108,33 +137,41 @@ export class ArrClient {
     const paths = (query.paths ?? []).map(normalizePath).filter((p) => p.length > 1);
     if (!hash && paths.length === 0) return { imported: false };
     const pageSize = this.opts.pageSize ?? 100;
-    const base = { sortKey: 'date', sortDirection: 'descending', eventType: String(DOWNLOAD_FOLDER_IMPORTED) };
+    // eventType is an array parameter in all four (`[FromQuery(Name = "eventType")] int[]`): repeated.
+    const base: Array<[string, string]> = [
+      ['sortKey', 'date'], ['sortDirection', 'descending'], ...this.imports.map((e): [string, string] => ['eventType', String(e.n)]),
+    ];
 
     if (hash) {
       // One cheap call when the *arr filters by downloadId (it stores it upper-cased).
-      const page = await this.historyPage({ ...base, page: '1', pageSize: String(pageSize), downloadId: hash.toUpperCase() }, signal);
-      const found = match(page.records, hash, paths);
+      const page = await this.historyPage([...base, ['page', '1'], ['pageSize', String(pageSize)], ['downloadId', hash.toUpperCase()]], signal);
+      const found = this.match(page.records, hash, paths);
       if (found) return found;
       if (paths.length === 0) return { imported: false };
     }
 
     const maxPages = this.opts.maxPages ?? 5;
     for (let n = 1; n <= maxPages; n++) {
-      const page = await this.historyPage({ ...base, page: String(n), pageSize: String(pageSize) }, signal);
-      const found = match(page.records, hash, paths);
+      const page = await this.historyPage([...base, ['page', String(n)], ['pageSize', String(pageSize)]], signal);
+      const found = this.match(page.records, hash, paths);
       if (found) return found;
       if (page.records.length === 0 || n * pageSize >= page.totalRecords) break;
     }
     return { imported: false };
   }
 
-  private historyPage(query: Record<string, string>, signal?: AbortSignal): Promise<z.output<typeof HistoryPage>> {
-    return this.get('/api/v3/history', query, HistoryPage, signal);
+  private historyPage(query: Array<[string, string]>, signal?: AbortSignal): Promise<z.output<typeof HistoryPage>> {
+    return this.get(`${this.api}/history`, query, HistoryPage, signal);
   }
 
-  private get<S extends z.ZodType>(path: string, query: Record<string, string>, schema: S, signal?: AbortSignal): Promise<z.output<S>> {
+  /** The import records of this *arr among `records` (its own event names and numbers), matched by hash, then by path. */
+  private match(records: z.output<typeof HistoryPage>['records'], hash: string | undefined, paths: string[]): ImportResult | undefined {
+    return match(records.filter((r) => isImportEvent(this.imports, r.eventType)), hash, paths);
+  }
+
+  private get<S extends z.ZodType>(path: string, query: Array<[string, string]>, schema: S, signal?: AbortSignal): Promise<z.output<S>> {
     const operation = `${this.kind} GET ${path}`;
-    const url = `${this.baseUrl}${path}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ''}`;
+    const url = `${this.baseUrl}${path}${query.length ? `?${new URLSearchParams(query)}` : ''}`;
     const once = async (): Promise<z.output<S>> => {
       const res = await requestText({
         url,
@@ -160,11 +197,10 @@ export class ArrClient {
 }
 
 function match(
-  records: z.output<typeof HistoryPage>['records'],
+  imports: z.output<typeof HistoryPage>['records'],
   hash: string | undefined,
   paths: string[],
 ): ImportResult | undefined {
-  const imports = records.filter((r) => isImportEvent(r.eventType));
   if (hash) {
     const byHash = imports.find((r) => r.downloadId?.toLowerCase() === hash);
     if (byHash) return { imported: true, record: toRecord(byHash), matchedBy: 'hash' };
@@ -179,8 +215,10 @@ function match(
   return undefined;
 }
 
-function isImportEvent(eventType: string | number): boolean {
-  return typeof eventType === 'number' ? eventType === DOWNLOAD_FOLDER_IMPORTED : eventType.toLowerCase() === IMPORTED_EVENT;
+function isImportEvent(imports: ReadonlyArray<{ n: number; name: string }>, eventType: string | number): boolean {
+  return typeof eventType === 'number'
+    ? imports.some((e) => e.n === eventType)
+    : imports.some((e) => e.name.toLowerCase() === eventType.toLowerCase());
 }
 
 function toRecord(r: z.output<typeof HistoryRecord>): ArrHistoryRecord {

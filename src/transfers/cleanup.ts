@@ -1,5 +1,6 @@
 // Which local copies cleanup may delete, and why: one pure function for the
 // cleanup loop and `harvester cleanup --dry-run`, so the preview is the truth.
+import { configuredArrs } from './arr';
 import type { Config } from './config';
 import { isInside, recordedPath } from './layout';
 import type { Transfer } from './model';
@@ -15,7 +16,8 @@ export interface CleanupDecision {
 /** Why cleanup deletes nothing at all, or null when it is on. */
 export function cleanupOff(config: Config): string | null {
   if (config.keepDownloadedForMs === null) return 'KEEP_DOWNLOADED_FOR=never';
-  if (config.sonarr === null && config.radarr === null) return 'no Sonarr/Radarr configured: local copies are your library';
+  // "Sonarr/Radarr" stands for the four *arrs here: the text is what people (and scripts) already read.
+  if (configuredArrs(config).length === 0) return 'no Sonarr/Radarr configured: local copies are your library';
   return null;
 }
 
@@ -28,6 +30,9 @@ export function cleanupDecisions(config: Config, transfers: readonly Transfer[],
       const path = recordedPath(config.downloadDir, t);
       const decide = (del: boolean, reason: string): CleanupDecision => ({ transfer: t, path, delete: del, reason });
       if (off) return decide(false, off);
+      if (t.state === 'downloaded' && t.importGivenUpAt) {
+        return decide(false, 'not imported within IMPORT_TIMEOUT: kept (import it, or delete it yourself)');
+      }
       if (t.importedAt === null || t.state === 'downloaded') return decide(false, 'not imported by Sonarr/Radarr yet');
       const age = now - t.importedAt;
       if (age < keep) return decide(false, `imported ${formatDuration(roughly(age))} ago, kept for KEEP_DOWNLOADED_FOR=${formatDuration(keep)}`);

@@ -80,6 +80,17 @@ export interface Config {
   umask: number;
   puid: number | null;
   pgid: number | null;
+  // --- Lidarr/Readarr, the *arr webhook, stalls and the end of waiting for an import (issue 15)
+  /** Lidarr (API v1), asked like Sonarr/Radarr whether it imported a download. */
+  lidarr: ArrConfig | null;
+  /** Readarr (API v1), the same. */
+  readarr: ArrConfig | null;
+  /** STALL_TIMEOUT: a transfer whose seedbox progress has not moved this long shows a warning in torrent-get; null: `never`. */
+  stallTimeoutMs: number | null;
+  /** IMPORT_TIMEOUT: how long to ask the *arrs about a downloaded transfer before giving up (and notifying); null: `never`. */
+  importTimeoutMs: number | null;
+  /** ARR_WEBHOOK_TOKEN: the secret Sonarr/Radarr/Lidarr/Readarr present at POST /hooks/arr; null: the route is off. */
+  arrWebhookToken: string | null;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
@@ -94,6 +105,9 @@ export const SECRET_VARIABLES = [
   'HTTP_TOKEN',
   'DISCORD_WEBHOOK_URL',
   'WEBHOOK_URL',
+  'LIDARR_API_KEY',
+  'READARR_API_KEY',
+  'ARR_WEBHOOK_TOKEN',
 ] as const;
 
 // setTimeout fires at once for delays above 2^31-1 ms, so an interval must stay below it.
@@ -128,6 +142,13 @@ function viaParser<T>(parse: (text: string) => T) {
 }
 
 const durationOrNever = viaParser((t) => (t.trim().toLowerCase() === 'never' ? null : parseDuration(t)));
+
+/** A time limit: a duration longer than 0, or `never` (null). Compared with timestamps, never given to a timer. */
+const timeoutOrNever = durationOrNever.transform((ms, ctx) => {
+  if (ms === undefined || ms === null) return ms;
+  if (ms <= 0) return fail(ctx, 'must be longer than 0 (use e.g. 30m, 24h, or never)');
+  return ms;
+});
 
 function timerInterval() {
   return viaParser(parseDuration).transform((ms, ctx) => {
@@ -285,6 +306,14 @@ const envSchema = z.object({
   UMASK: umask,
   PUID: integer(0, 2 ** 32 - 2),
   PGID: integer(0, 2 ** 32 - 2),
+  // Lidarr/Readarr, the *arr webhook, stalls and the end of waiting for an import (issue 15).
+  LIDARR_API_KEY: secret,
+  LIDARR_BASE_URL: httpUrl,
+  READARR_API_KEY: secret,
+  READARR_BASE_URL: httpUrl,
+  STALL_TIMEOUT: timeoutOrNever,
+  IMPORT_TIMEOUT: timeoutOrNever,
+  ARR_WEBHOOK_TOKEN: secret,
 });
 
 type Env = z.output<typeof envSchema>;
@@ -341,6 +370,12 @@ function settle(e: Env, cwd: string): Config {
   };
   const sonarr = pair('SONARR_API_KEY', e.SONARR_API_KEY, 'SONARR_BASE_URL', e.SONARR_BASE_URL);
   const radarr = pair('RADARR_API_KEY', e.RADARR_API_KEY, 'RADARR_BASE_URL', e.RADARR_BASE_URL);
+  const lidarr = pair('LIDARR_API_KEY', e.LIDARR_API_KEY, 'LIDARR_BASE_URL', e.LIDARR_BASE_URL);
+  const readarr = pair('READARR_API_KEY', e.READARR_API_KEY, 'READARR_BASE_URL', e.READARR_BASE_URL);
+  // The webhook token is all that stands between the network and "mark this transfer imported".
+  if (e.ARR_WEBHOOK_TOKEN !== undefined && e.ARR_WEBHOOK_TOKEN.trim().length < 16) {
+    warnings.push('ARR_WEBHOOK_TOKEN is shorter than 16 characters: use a long random one (e.g. openssl rand -hex 16)');
+  }
 
   // Half a credential would silently leave the endpoint open (or bound to loopback); say so instead.
   const hasUser = e.TRANSMISSION_USERNAME !== undefined;
@@ -419,6 +454,11 @@ function settle(e: Env, cwd: string): Config {
     umask: e.UMASK ?? 0o002,
     puid: e.PUID ?? null,
     pgid: e.PGID ?? null,
+    lidarr: lidarr && { ...lidarr, baseUrl: trimSlash(lidarr.baseUrl) },
+    readarr: readarr && { ...readarr, baseUrl: trimSlash(readarr.baseUrl) },
+    stallTimeoutMs: e.STALL_TIMEOUT === undefined ? 2 * 3_600_000 : e.STALL_TIMEOUT,
+    importTimeoutMs: e.IMPORT_TIMEOUT === undefined ? 24 * 3_600_000 : e.IMPORT_TIMEOUT,
+    arrWebhookToken: e.ARR_WEBHOOK_TOKEN?.trim() || null,
     warnings,
   };
 }
@@ -524,6 +564,13 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     UMASK: cfg.umask.toString(8).padStart(3, '0'),
     PUID: cfg.puid,
     PGID: cfg.pgid,
+    LIDARR_BASE_URL: maskedUrl(cfg.lidarr?.baseUrl ?? null),
+    LIDARR_API_KEY: masked(cfg.lidarr?.apiKey ?? null),
+    READARR_BASE_URL: maskedUrl(cfg.readarr?.baseUrl ?? null),
+    READARR_API_KEY: masked(cfg.readarr?.apiKey ?? null),
+    STALL_TIMEOUT: never(cfg.stallTimeoutMs),
+    IMPORT_TIMEOUT: never(cfg.importTimeoutMs),
+    ARR_WEBHOOK_TOKEN: masked(cfg.arrWebhookToken),
   };
 }
 
@@ -543,13 +590,16 @@ export function secretValues(cfg: Config): string[] {
   add(cfg.radarr?.apiKey);
   add(cfg.transmission.password);
   add(cfg.http.token);
+  add(cfg.lidarr?.apiKey);
+  add(cfg.readarr?.apiKey);
+  add(cfg.arrWebhookToken);
   for (const webhook of [cfg.discordWebhookUrl, cfg.webhookUrl]) {
     if (!webhook) continue;
     add(webhook);
     const u = safeUrl(webhook);
     if (u && u.pathname.length > 1) add(u.pathname + u.search);
   }
-  const urls = [cfg.putio.apiUrl, cfg.putio.uploadUrl, cfg.deluge.baseUrl, cfg.sonarr?.baseUrl, cfg.radarr?.baseUrl];
+  const urls = [cfg.putio.apiUrl, cfg.putio.uploadUrl, cfg.deluge.baseUrl, cfg.sonarr?.baseUrl, cfg.radarr?.baseUrl, cfg.lidarr?.baseUrl, cfg.readarr?.baseUrl];
   for (const url of [...urls, cfg.discordWebhookUrl, cfg.webhookUrl]) {
     const u = url ? safeUrl(url) : undefined;
     if (!u) continue;

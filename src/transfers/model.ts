@@ -126,6 +126,8 @@ export const NOTIFICATION_EVENTS = [
   'download.finished',
   'download.failed',
   'transfer.imported',
+  /** IMPORT_TIMEOUT passed without an *arr importing it: no longer asked about, the copy kept. */
+  'transfer.not-imported',
   'transfer.cleaned',
   'alert.auth-failed',
   'alert.disk-full',

@@ -119,6 +119,7 @@ const TEMPLATES: Record<NotificationEvent, { emoji: string; text: string; alert?
   'download.finished': { emoji: '✅', text: 'Download finished' },
   'download.failed': { emoji: '❌', text: 'Download failed', color: RED },
   'transfer.imported': { emoji: '📪', text: 'Transfer imported' },
+  'transfer.not-imported': { emoji: '⏳', text: 'Not imported by Sonarr/Radarr', color: ORANGE },
   'transfer.cleaned': { emoji: '🧹', text: 'Transfer removed from the seedbox' },
   'alert.auth-failed': { emoji: '🔑', text: 'Credentials rejected', alert: true, color: RED },
   'alert.disk-full': { emoji: '💾', text: 'Disk full', alert: true, color: ORANGE },

@@ -4,20 +4,41 @@
 // { droppedPath, importedPath, ... } }] }. Like the real thing, downloadId is
 // stored upper-case and its filter compares exactly; `ignoreFilters` plays an
 // older version that ignores eventType/downloadId.
+//
+// kind 'lidarr' (and 'readarr') plays their API v1 instead (Lidarr.Api.V1
+// HistoryController, HistoryResource; EntityHistoryEventType): /api/v1/history
+// and /api/v1/system/status, `eventType` repeated in the query (an int[]), and
+// records { id, albumId, artistId, trackId, sourceTitle, quality, customFormats,
+// customFormatScore, qualityCutoffNotMet, date, downloadId, eventType, data }.
+// A Lidarr import is one trackFileImported (3) per track, with data { fileId,
+// droppedPath, importedPath, downloadClient, releaseGroup, size, indexerFlags },
+// then one downloadImported (8) per album with data { releaseGroup } only
+// (EntityHistoryService: TrackImportedEvent, DownloadCompletedEvent); data keys
+// are camelCase on the wire (STJson's DictionaryKeyPolicy).
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { FaultQueue, applyFault, type HttpFault } from './faults';
 
-export type ArrEventType = 'grabbed' | 'downloadFolderImported' | 'downloadFailed' | 'episodeFileDeleted' | 'downloadIgnored';
+export type ArrEventType =
+  | 'grabbed' | 'downloadFolderImported' | 'downloadFailed' | 'episodeFileDeleted' | 'downloadIgnored'
+  // Lidarr / Readarr (EntityHistoryEventType)
+  | 'trackFileImported' | 'downloadImported' | 'bookFileImported' | 'albumImportIncomplete';
 
-/** Numeric event types as the API filters them (Sonarr EpisodeHistoryEventType; 3 is the same in Radarr). */
-const EVENT_NUMBERS: Record<ArrEventType, number> = {
-  grabbed: 1,
-  downloadFolderImported: 3,
-  downloadFailed: 4,
-  episodeFileDeleted: 5,
-  downloadIgnored: 7,
+type FakeKind = 'sonarr' | 'radarr' | 'lidarr' | 'readarr';
+
+/** Numeric event types as each API filters them (Sonarr EpisodeHistoryEventType; 3 is the same in Radarr). */
+const EVENT_NUMBERS: Record<'v3' | 'lidarr' | 'readarr', Partial<Record<ArrEventType, number>>> = {
+  v3: { grabbed: 1, downloadFolderImported: 3, downloadFailed: 4, episodeFileDeleted: 5, downloadIgnored: 7 },
+  lidarr: { grabbed: 1, trackFileImported: 3, downloadFailed: 4, albumImportIncomplete: 7, downloadImported: 8, downloadIgnored: 10 },
+  readarr: { grabbed: 1, bookFileImported: 3, downloadFailed: 4, downloadImported: 8, downloadIgnored: 10 },
+};
+
+const APPS: Record<FakeKind, { appName: string; version: string; api: 'v3' | 'v1' }> = {
+  sonarr: { appName: 'Sonarr', version: '4.0.14.2939', api: 'v3' },
+  radarr: { appName: 'Radarr', version: '5.20.1.9773', api: 'v3' },
+  lidarr: { appName: 'Lidarr', version: '2.13.3.4711', api: 'v1' },
+  readarr: { appName: 'Readarr', version: '0.4.18.2805', api: 'v1' },
 };
 
 export interface FakeArrRecordSpec {
@@ -39,7 +60,7 @@ export interface FakeArrRecord {
 }
 
 export interface FakeArrOptions {
-  kind?: 'sonarr' | 'radarr';
+  kind?: FakeKind;
   apiKey?: string;
   ignoreFilters?: boolean;
 }
@@ -51,7 +72,8 @@ export interface FakeArr {
   records: FakeArrRecord[];
   inject(fault: HttpFault): void;
   calls(key?: string): number;
-  requests: { key: string; query: Record<string, string>; apiKeyOk: boolean }[];
+  /** `query` holds each parameter's last value; `eventTypes` every `eventType` given (repeated or comma-separated). */
+  requests: { key: string; query: Record<string, string>; eventTypes: number[]; apiKeyOk: boolean }[];
   waitForCalls(key: string, count: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,9 +89,16 @@ export async function startFakeArr(opts: FakeArrOptions = {}): Promise<FakeArr> 
   const fake = { apiKey, records: [] as FakeArrRecord[], requests: [] as FakeArr['requests'] } as FakeArr;
 
   fake.addRecord = (spec) => {
-    const data: Record<string, string> = { downloadClient: 'Transmission', downloadClientName: 'harvester' };
+    const v1 = kind === 'lidarr' || kind === 'readarr';
+    const data: Record<string, string> = v1
+      ? { downloadClient: 'harvester', releaseGroup: 'GRP' }
+      : { downloadClient: 'Transmission', downloadClientName: 'harvester' };
     if (spec.droppedPath) data.droppedPath = spec.droppedPath;
     if (spec.importedPath) data.importedPath = spec.importedPath;
+    if (v1 && spec.eventType === 'downloadImported') {
+      // Lidarr's DownloadImported record carries the release group only.
+      for (const k of Object.keys(data)) if (k !== 'releaseGroup') delete data[k];
+    }
     clock += 60_000;
     const record: FakeArrRecord = {
       id: nextId++,
@@ -113,29 +142,41 @@ export async function startFakeArr(opts: FakeArrOptions = {}): Promise<FakeArr> 
     const url = new URL(req.url ?? '/', 'http://fake');
     const key = `${req.method ?? 'GET'} ${url.pathname}`;
     const query = Object.fromEntries(url.searchParams);
+    const eventTypes = url.searchParams.getAll('eventType').flatMap((v) => v.split(',')).filter(Boolean).map(Number);
     const apiKeyOk = req.headers['x-api-key'] === apiKey || query.apikey === apiKey;
-    fake.requests.push({ key, query, apiKeyOk });
+    fake.requests.push({ key, query, eventTypes, apiKeyOk });
     events.emit('request');
     if (applyFault(faults.take(key), req, res)) return;
     // Sonarr answers a missing or wrong key with a bare 401.
     if (!apiKeyOk) return send(res, 401);
-    if (key === 'GET /api/v3/system/status') {
-      return send(res, 200, { appName: kind === 'sonarr' ? 'Sonarr' : 'Radarr', version: kind === 'sonarr' ? '4.0.14.2939' : '5.20.1.9773' });
-    }
-    if (key !== 'GET /api/v3/history') return send(res, 404, { message: 'NotFound' });
+    const app = APPS[kind];
+    if (key === `GET /api/${app.api}/system/status`) return send(res, 200, { appName: app.appName, version: app.version });
+    if (key !== `GET /api/${app.api}/history`) return send(res, 404, { message: 'NotFound' });
 
+    const numbers = EVENT_NUMBERS[app.api === 'v3' ? 'v3' : (kind as 'lidarr' | 'readarr')];
     const page = Math.max(1, Number(query.page ?? 1) || 1);
     const pageSize = Math.max(1, Number(query.pageSize ?? 10) || 10);
     let rows = [...fake.records];
     if (!opts.ignoreFilters) {
-      if (query.eventType) {
-        const wanted = new Set(query.eventType.split(',').map(Number));
-        rows = rows.filter((r) => wanted.has(EVENT_NUMBERS[r.eventType]));
+      if (eventTypes.length > 0) {
+        const wanted = new Set(eventTypes);
+        rows = rows.filter((r) => wanted.has(numbers[r.eventType] ?? -1));
       }
       if (query.downloadId) rows = rows.filter((r) => r.downloadId === query.downloadId);
     }
     const descending = query.sortDirection !== 'ascending';
     rows.sort((a, b) => (descending ? b.date.localeCompare(a.date) : a.date.localeCompare(b.date)));
+    const subject = (r: FakeArrRecord): Record<string, unknown> => {
+      switch (kind) {
+        case 'sonarr': return { episodeId: r.id * 10, seriesId: 1 };
+        case 'radarr': return { movieId: r.id * 10 };
+        case 'lidarr': return { albumId: 7, artistId: 3, trackId: r.eventType === 'downloadImported' ? 0 : r.id * 10 };
+        default: return { bookId: 7, authorId: 3 };
+      }
+    };
+    const quality = app.api === 'v3'
+      ? { quality: { id: 7, name: 'Bluray-1080p' }, revision: { version: 1, real: 0, isRepack: false } }
+      : { quality: { id: 6, name: 'FLAC' }, revision: { version: 1, real: 0, isRepack: false } };
     send(res, 200, {
       page,
       pageSize,
@@ -143,9 +184,10 @@ export async function startFakeArr(opts: FakeArrOptions = {}): Promise<FakeArr> 
       sortDirection: descending ? 'descending' : 'ascending',
       totalRecords: rows.length,
       records: rows.slice((page - 1) * pageSize, page * pageSize).map((r) => ({
-        ...(kind === 'sonarr' ? { episodeId: r.id * 10, seriesId: 1 } : { movieId: r.id * 10 }),
+        ...subject(r),
         sourceTitle: r.sourceTitle,
-        quality: { quality: { id: 7, name: 'Bluray-1080p' }, revision: { version: 1, real: 0, isRepack: false } },
+        quality,
+        ...(app.api === 'v1' ? { customFormats: [], customFormatScore: 0 } : {}),
         qualityCutoffNotMet: false,
         date: r.date,
         ...(r.downloadId ? { downloadId: r.downloadId } : {}),

@@ -149,3 +149,45 @@ test('check names the *arr and its version', async (t) => {
   const withBase = new ArrClient({ kind: 'sonarr', baseUrl: `${fake.url}/`, apiKey: fake.apiKey });
   assert.match(await withBase.check(), /^Sonarr 4\./);
 });
+
+// Lidarr and Readarr: API v1, their own event enum (Lidarr.Api.V1 HistoryController; EntityHistoryEventType).
+
+test("Lidarr's v1 history: a trackFileImported record with our hash is an import, asked for with both of its import events", async (t) => {
+  const { fake, arr } = await setup({ kind: 'lidarr' });
+  t.after(() => fake.close());
+  fake.addRecord({ eventType: 'grabbed', downloadId: HASH });
+  fake.addRecord({ eventType: 'trackFileImported', downloadId: HASH, droppedPath: '/downloads/music/Artist - Album/01.flac', importedPath: '/music/Artist/Album/01.flac' });
+  const result = await arr.findImport({ hash: HASH, paths: ['/srv/elsewhere'] });
+  assert.deepEqual([result.imported, result.matchedBy, result.record?.eventType], [true, 'hash', 'trackFileImported']);
+  assert.equal(fake.calls('GET /api/v1/history'), 1);
+  assert.equal(fake.calls('GET /api/v3/history'), 0, 'never the v3 API, which Lidarr does not have');
+  assert.deepEqual(fake.requests[0]!.eventTypes, [3, 8], 'eventType=3&eventType=8: TrackFileImported and DownloadImported');
+  assert.equal(fake.requests[0]!.query.downloadId, HASH.toUpperCase());
+});
+
+test("Lidarr's downloadImported record (the whole download, no paths) counts; its trackFileImported matches by path too", async (t) => {
+  const { fake, arr } = await setup({ kind: 'lidarr', ignoreFilters: true });
+  t.after(() => fake.close());
+  fake.addRecord({ eventType: 'downloadImported', downloadId: HASH });
+  assert.equal((await arr.findImport({ hash: HASH })).record?.eventType, 'downloadImported');
+  fake.addRecord({ eventType: 'trackFileImported', droppedPath: '/downloads/music/Other Album/02.flac' });
+  const byPath = await arr.findImport({ paths: ['/downloads/music/Other Album'] });
+  assert.deepEqual([byPath.imported, byPath.matchedBy], [true, 'path']);
+});
+
+test("a Sonarr-only event name is not an import to Lidarr, nor Lidarr's albumImportIncomplete", async (t) => {
+  const { fake, arr } = await setup({ kind: 'lidarr', ignoreFilters: true });
+  t.after(() => fake.close());
+  fake.addRecord({ eventType: 'albumImportIncomplete', downloadId: HASH, droppedPath: '/downloads/x/1.flac' });
+  fake.addRecord({ eventType: 'downloadFolderImported', downloadId: HASH, droppedPath: '/downloads/x/1.flac' });
+  assert.deepEqual(await arr.findImport({ hash: HASH, paths: ['/downloads/x'] }), { imported: false });
+});
+
+test("Readarr's v1 history: bookFileImported is its import; check asks /api/v1/system/status", async (t) => {
+  const { fake, arr } = await setup({ kind: 'readarr' });
+  t.after(() => fake.close());
+  fake.addRecord({ eventType: 'bookFileImported', downloadId: HASH, droppedPath: '/downloads/books/Book/book.epub' });
+  assert.equal((await arr.findImport({ hash: HASH })).imported, true);
+  assert.match(await arr.check(), /^Readarr 0\./);
+  assert.equal(fake.calls('GET /api/v1/system/status'), 1);
+});

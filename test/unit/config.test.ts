@@ -357,3 +357,35 @@ test('property: no configuration error ever quotes a secret', () => {
     { numRuns: 500 },
   );
 });
+
+test('STALL_TIMEOUT (2h) and IMPORT_TIMEOUT (24h) read like durations, never turns them off, and a bad one is one line naming it', () => {
+  const d = load({});
+  assert.deepEqual([d.stallTimeoutMs, d.importTimeoutMs], [2 * 3_600_000, 24 * 3_600_000]);
+  const c = load({ STALL_TIMEOUT: '90m', IMPORT_TIMEOUT: 'never' });
+  assert.deepEqual([c.stallTimeoutMs, c.importTimeoutMs], [90 * 60_000, null]);
+  assert.equal(load({ STALL_TIMEOUT: 'NEVER' }).stallTimeoutMs, null);
+  assert.deepEqual([describeConfig(c).STALL_TIMEOUT, describeConfig(c).IMPORT_TIMEOUT], ['1h30m', 'never']);
+  for (const [variable, value] of [['STALL_TIMEOUT', '2 hours'], ['IMPORT_TIMEOUT', '0'], ['IMPORT_TIMEOUT', '-1h'], ['STALL_TIMEOUT', '10']] as const) {
+    const err = configError(() => load({ [variable]: value }));
+    assert.match(err.message, new RegExp(`^${variable}: `), `${variable}=${value}`);
+    assert.doesNotMatch(err.message, /\n/);
+  }
+});
+
+test('Lidarr and Readarr come in pairs like Sonarr, and their keys and ARR_WEBHOOK_TOKEN are secrets', () => {
+  const cfg = load({
+    LIDARR_BASE_URL: 'http://lidarr:8686/', LIDARR_API_KEY: 'lidarr-key-s3cr3t',
+    READARR_BASE_URL: 'http://readarr:8787', READARR_API_KEY: 'readarr-key-s3cr3t',
+    ARR_WEBHOOK_TOKEN: 'arr-hook-token-s3cr3t-0123456789',
+  });
+  assert.deepEqual(cfg.lidarr, { baseUrl: 'http://lidarr:8686', apiKey: 'lidarr-key-s3cr3t' });
+  assert.deepEqual(cfg.readarr, { baseUrl: 'http://readarr:8787', apiKey: 'readarr-key-s3cr3t' });
+  assert.equal(cfg.arrWebhookToken, 'arr-hook-token-s3cr3t-0123456789');
+  const shown = describeConfig(cfg);
+  assert.doesNotMatch(JSON.stringify(shown), /s3cr3t/);
+  assert.deepEqual([shown.LIDARR_API_KEY, shown.READARR_API_KEY, shown.ARR_WEBHOOK_TOKEN], ['***', '***', '***']);
+  for (const s of ['lidarr-key-s3cr3t', 'readarr-key-s3cr3t', 'arr-hook-token-s3cr3t-0123456789']) assert.ok(secretValues(cfg).includes(s), s);
+  assert.match(configError(() => load({ LIDARR_API_KEY: 'k' })).message, /^LIDARR_BASE_URL: is required when LIDARR_API_KEY is set/);
+  assert.match(configError(() => load({ READARR_BASE_URL: 'readarr:8787' })).message, /^READARR_BASE_URL: /);
+  assert.ok(load({ ARR_WEBHOOK_TOKEN: 'short' }).warnings.some((w) => /ARR_WEBHOOK_TOKEN is shorter than 16/.test(w)));
+});

@@ -640,6 +640,15 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(...params) as TransferRow[]).map(toTransfer);
   }
 
+  async giveUpImport(id: string, owner: string, notify?: NewNotification): Promise<boolean> {
+    const now = this.clock();
+    return this.tx(() => {
+      const ok = this.sql.giveUpImport.run({ id, owner, now }).changes > 0;
+      if (ok && notify) this.enqueueIn(notify, now);
+      return ok;
+    });
+  }
+
   async markLocalDeleted(id: string, owner: string): Promise<boolean> {
     const now = this.clock();
     return this.sql.markLocalDeleted.run({ id, owner, now }).changes > 0;
@@ -798,6 +807,9 @@ function prepare(db: Database.Database) {
       `INSERT INTO transfers (id, client, remote_id, name, hash, state, created_at, updated_at)
        VALUES (@id, @client, @remoteId, @name, @hash, @state, @now, @now) ON CONFLICT (id) DO NOTHING`,
     ),
+    giveUpImport: db.prepare(`
+      UPDATE transfers SET import_given_up_at = @now, updated_at = @now, claim_owner = NULL, claim_expires_at = NULL
+      WHERE id = @id AND state = 'downloaded' AND import_given_up_at IS NULL AND claim_owner = @owner`),
     markLocalDeleted: db.prepare(
       'UPDATE transfers SET local_deleted_at = @now, updated_at = @now WHERE id = @id AND claim_owner = @owner AND local_deleted_at IS NULL',
     ),

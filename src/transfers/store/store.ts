@@ -142,6 +142,13 @@ export interface Store {
    * attempts, lastError and nextAttemptAt (a new step starts with a clean slate). false: nothing changed.
    */
   transition(id: string, owner: string, from: TransferState, to: TransferState, patch?: TransitionPatch): Promise<boolean>;
+  /**
+   * IMPORT_TIMEOUT passed: the *arrs are no longer asked about this `downloaded` transfer (importGivenUpAt is
+   * set), only while `owner` holds its claim, which is released with it. The state stays `downloaded`: an
+   * import reported later still moves it on. `notify` is enqueued in the same transaction.
+   * false: nothing changed (not downloaded, already given up, or not the owner's claim).
+   */
+  giveUpImport(id: string, owner: string, notify?: NewNotification): Promise<boolean>;
   /** cleanup deleted the local copy (only while `owner` holds the claim); false: nothing changed. */
   markLocalDeleted(id: string, owner: string): Promise<boolean>;
   /** A failed attempt: retry later with backoff, or `failed` for good after maxAttempts. Releases the claim. */

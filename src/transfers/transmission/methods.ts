@@ -31,6 +31,7 @@ import { FILE_FIELDS, reportedLayout, SONARR_FIELDS, torrentObject, type Torrent
 import { deleteLocalCopy } from './local-data';
 import { InvalidTorrentError, parseFilename, parseMetainfo } from './metainfo';
 import { reportedStatus } from './status';
+import { stallWarning } from '../stall';
 
 /** What Sonarr/Radarr/transmission-remote see as the server's version: >= 4.0 so Sonarr sends labels. */
 export const TRANSMISSION_VERSION = '4.0.6';
@@ -45,6 +46,8 @@ export interface RpcConfig {
   maxDownloadRateBytesPerSec?: number | null;
   /** UMASK and PUID/PGID for the Category folders torrent-add makes. */
   folders?: FolderOptions;
+  /** STALL_TIMEOUT: a seedbox transfer without progress this long shows a warning; null or absent: never. */
+  stallTimeoutMs?: number | null;
 }
 
 export interface RpcContext {
@@ -389,7 +392,10 @@ async function visibleTorrents(ctx: RpcContext, selector: IdSelector, need: { fi
   for (const c of chosen) {
     const t = c.transfer;
     const layout = reportedLayout(ctx.config.downloadDir, t, files ? files.get(t.id) ?? [] : undefined);
-    const reported = reportedStatus(t);
+    let reported = reportedStatus(t);
+    // Sonarr shows a non-empty errorString as a Warning: a seedbox that stopped moving says so (stall.ts).
+    const stalled = reported.errorString ? undefined : stallWarning(t, now, ctx.config.stallTimeoutMs ?? null);
+    if (stalled) reported = { ...reported, error: 1, errorString: stalled };
     if (reported.unknownStatus && ctx.state.firstSightOfUnknown(reported.unknownStatus)) {
       ctx.log.warn(
         { event: 'transmission.unknown-status', status: reported.unknownStatus, client: t.client },
