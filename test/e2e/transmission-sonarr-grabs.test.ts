@@ -7,9 +7,11 @@
 // - "First" priority (queue-move-top right after the add) is downloaded first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ev, freePort, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { transferState } from '../helpers/db';
 import { sonarrCompleted, sonarrHash, sonarrSees, SonarrClient, type Torrent } from '../helpers/sonarr';
@@ -192,6 +194,28 @@ test('"First" priority: with MAX_PARALLEL=1, the later grab that Sonarr moves to
     const started = d.run.lines.filter(ev('download.started')).map((l) => l.name);
     assert.deepEqual(started, ['Busy.Movie.mkv', later.file, older.file], 'the "First" one went first');
     assert.deepEqual(d.run.lines.filter(ev('loop.crashed')), []);
+  } finally {
+    await d.stop();
+    await fake.close();
+  }
+});
+
+test('transmission-remote (the real program) stops every torrent with -t all -S (no ids: all) and starts one with -s', async () => {
+  const fake = await startFakePutio({ label: 'harvester' });
+  const d = await startDaemon(fake, {});
+  const port = new URL(d.sonarr.url).port;
+  const remote = async (...args: string[]) => (await promisify(execFile)('transmission-remote', [`127.0.0.1:${port}`, ...args], { timeout: 20_000 })).stdout;
+  try {
+    for (const name of ['One.Show.S01E01', 'Two.Show.S01E01']) assert.match(await remote('-a', release(name).magnet), /responded: "success"/);
+    const rows = async () => (await remote('-l')).split('\n').filter((l) => /Show\.S01E01/.test(l));
+    assert.equal((await rows()).filter((l) => /Stopped/.test(l)).length, 0, 'added started');
+    assert.match(await remote('-t', 'all', '-S'), /responded: "success"/);
+    const stopped = await rows();
+    assert.equal(stopped.filter((l) => /Stopped/.test(l)).length, 2, stopped.join('\n'));
+    const id = /^\s*(\d+)/.exec(stopped.find((l) => l.includes('One.Show'))!)![1]!;
+    assert.match(await remote('-t', id, '-s'), /responded: "success"/);
+    const after = await rows();
+    assert.deepEqual(after.map((l) => /Stopped/.test(l)), after.map((l) => l.includes('Two.Show')), after.join('\n'));
   } finally {
     await d.stop();
     await fake.close();
