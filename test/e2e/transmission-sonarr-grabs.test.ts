@@ -148,8 +148,9 @@ test('"Add Paused" downloads nothing until torrent-start; torrent-stop cuts the 
     const part = join(d.downloads, CATEGORY, `${r.file}.part`);
     await waitUntil(() => { try { return statSync(part).size >= MiB; } catch { return false; } }, 30_000, 'a first MiB in the .part');
     await d.sonarr.call('torrent-stop', { ids: [sonarrHash(hash)] });
-    await d.run.waitForLine(ev('download.paused'), 15_000, 'the download stops');
+    const paused = await d.run.waitForLine(ev('download.paused'), 15_000, 'the download stops');
     const kept = statSync(part).size;
+    assert.ok((paused.doneBytes as number) >= MiB, `the progress of the cut file is kept: ${JSON.stringify(paused)}`);
     const requests = fake.calls('GET /download/:id');
     await waitForTicks(d, 3);
     assert.equal(statSync(part).size, kept, 'the byte count stopped, the .part kept');

@@ -309,7 +309,9 @@ export class Downloader {
     if (err instanceof PausedError || signal.reason instanceof PausedError) {
       // Paused: not a failure. It stays `downloading` with its progress; claimNext skips it until resumed.
       await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
-      log.info({ event: 'download.paused', name: a.name, doneBytes: a.doneBytes }, `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
+      // The stored progress counts the bytes of the cut file too (a.doneBytes gave them back for a retry).
+      const doneBytes = (await this.o.store.get(t.id).catch(() => undefined))?.doneBytes ?? a.doneBytes;
+      log.info({ event: 'download.paused', name: a.name, doneBytes, totalBytes: a.totalBytes }, `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
       return;
     }
     if (this.o.signal.aborted) {
