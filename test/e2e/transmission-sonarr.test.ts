@@ -163,7 +163,7 @@ async function startDaemon(fake: FakePutio | null, env: Record<string, string>, 
   };
 }
 
-test("Sonarr's own sequence: probe, session-get, torrent-add with its category (paused), torrent-get with 21 fields, torrent-set, torrent-remove", async () => {
+test("Sonarr's own sequence: probe, session-get, torrent-add with its category, torrent-get with 21 fields, torrent-set, torrent-remove", async () => {
   const fake = await startFakePutio({ label: 'harvester' });
   // Found on the seedbox, added by hand (no category): it lands in DOWNLOAD_DIR and has no label.
   const byHand = fake.addTransfer({ name: 'Added By Hand', status: 'COMPLETED', files: [{ path: 'By.Hand.mkv', content: randomBytes(4096) }] });
@@ -187,7 +187,8 @@ test("Sonarr's own sequence: probe, session-get, torrent-add with its category (
 
     const hash = randomBytes(20).toString('hex');
     const magnet = `magnet:?xt=urn:btih:${hash}&dn=Show.S01E01.1080p.WEB&tr=http%3A%2F%2Ftracker.invalid%2Fannounce%3Fpasskey%3Dsecretpasskey`;
-    const added = await sonarr.call('torrent-add', { filename: magnet, paused: true, 'download-dir': `${d.downloads}/tv-sonarr`, labels: ['tv-sonarr'] });
+    // Sonarr always sends paused: its "Add Paused" setting, off by default (TransmissionSettings.AddPaused).
+    const added = await sonarr.call('torrent-add', { filename: magnet, paused: false, 'download-dir': `${d.downloads}/tv-sonarr`, labels: ['tv-sonarr'] });
     const torrentAdded = added['torrent-added'] as { id: number; hashString: string };
     assert.equal(torrentAdded.hashString, hash);
     const movieHash = randomBytes(20).toString('hex');

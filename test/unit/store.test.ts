@@ -701,3 +701,119 @@ test('list, count and forget for torrent-get and the operator commands', async (
   assert.equal(await store.forget('putio:1'), false);
   assert.equal((await store.countByState()).queued, 1);
 });
+
+// --- Issue 15: re-grabs, pause, queue order (what Sonarr/Radarr's client code expects)
+
+test('a re-grab takes a skipped, cleaned (also removed) or failed transfer up again like a new add, in one step; a listing alone never does', async () => {
+  const clock = fakeClock();
+  const file = dbFile();
+  const store = open(file, clock);
+  // skipped: FIRST_RUN=new / import-db
+  await store.importRecord('putio', 's', 'skipped', 'Old');
+  await store.upsertRemote('putio', remote('s'));
+  // cleaned after seeding, then removed by Sonarr
+  await store.upsertRemote('putio', remote('c'));
+  await store.claim('putio:c', 'w', 10_000);
+  await store.transition('putio:c', 'w', 'queued', 'cleaned', { release: true });
+  await store.markRemoved('putio:c');
+  // failed for good after its attempts
+  await store.upsertRemote('putio', remote('f'));
+  await store.claim('putio:f', 'w', 10_000);
+  await store.recordFailure('putio:f', new Error('boom'), { maxAttempts: 1, owner: 'w' });
+  // still busy: not a re-grab
+  await store.upsertRemote('putio', remote('q'));
+  for (const id of ['s', 'c', 'f']) {
+    await store.upsertRemote('putio', remote(id));
+    assert.notEqual((await store.get(`putio:${id}`))?.state, 'queued', `a listing leaves ${id} where it was`);
+  }
+  clock.advance(5_000);
+  const s = await store.requeue('putio:s', { finished: true });
+  assert.deepEqual([s?.from, s?.transfer.state, s?.transfer.createdAt], ['skipped', 'queued', clock.now()]);
+  clock.advance(1);
+  const c = await store.requeue('putio:c', { finished: true });
+  assert.deepEqual([c?.from, c?.transfer.state, c?.transfer.removedAt, c?.transfer.cleanedAt], ['cleaned', 'queued', null, null]);
+  const f = await store.requeue('putio:f', { finished: false, paused: true });
+  assert.deepEqual([f?.from, f?.transfer.state, f?.transfer.attempts, f?.transfer.lastError, f?.transfer.pausedAt],
+    ['failed', 'pending', 0, null, clock.now()], 'not finished on the seedbox: pending; attempts reset; paused as the add asks');
+  assert.equal(await store.requeue('putio:q', { finished: true }), undefined, 'a queued transfer is not re-grabbed');
+  assert.equal(await store.requeue('putio:nothing', { finished: true }), undefined);
+  // The requeued ones are claimable like any new add; the pending one once the listing sees it finished.
+  assert.deepEqual([(await store.claimNext('queued', 'w', 10_000))?.id, (await store.claimNext('queued', 'w', 10_000))?.id, (await store.claimNext('queued', 'w', 10_000))?.id],
+    ['putio:q', 'putio:s', 'putio:c'], 'a re-grab joins the queue at the bottom');
+  assert.equal((await store.upsertRemote('putio', remote('f'))).queued, true);
+});
+
+test('a paused transfer is never claimed, survives a restart, and is claimable again once resumed; setPaused is idempotent', async () => {
+  const clock = fakeClock();
+  const file = dbFile();
+  const store = open(file, clock);
+  const added = await store.upsertRemote('putio', remote('p'), { paused: true });
+  assert.equal(added.transfer.pausedAt, clock.now(), '"Add Paused" records the pause with the row');
+  await store.upsertRemote('putio', remote('p'), { paused: false });
+  assert.equal((await store.get('putio:p'))?.pausedAt, clock.now(), 'a later upsert never unpauses');
+  assert.equal(await store.claimNext('queued', 'w', 10_000), undefined);
+  clock.advance(1000);
+  assert.equal(await store.setPaused('putio:p', true), true);
+  assert.equal((await store.get('putio:p'))?.pausedAt, clock.now() - 1000, 'pausing again keeps the first pause time');
+  // A download in flight that gets paused: its row stays downloading, unclaimable.
+  await store.upsertRemote('putio', remote('d'));
+  const d = await store.claimNext('queued', 'w', 10_000);
+  assert.equal(d?.id, 'putio:d');
+  await store.transition('putio:d', 'w', 'queued', 'downloading');
+  await store.setPaused('putio:d', true);
+  await store.releaseClaim('putio:d', 'w');
+  assert.equal(await store.claimNext('downloading', 'w', 10_000), undefined);
+  await store.close();
+  const reopened = open(file, clock);
+  assert.ok((await reopened.get('putio:p'))?.pausedAt, 'paused across a restart');
+  assert.equal(await reopened.claimNext('queued', 'w', 10_000), undefined);
+  assert.equal(await reopened.setPaused('putio:p', false), true);
+  assert.equal(await reopened.setPaused('putio:p', false), true);
+  assert.equal((await reopened.get('putio:p'))?.pausedAt, null);
+  assert.equal((await reopened.claimNext('queued', 'w', 10_000))?.id, 'putio:p');
+  await reopened.setPaused('putio:d', false);
+  assert.equal((await reopened.claimNext('downloading', 'w', 10_000))?.id, 'putio:d');
+  assert.equal(await reopened.setPaused('putio:none', true), false);
+});
+
+test('claimNext takes the queue in its order: moved ones first (lower first), then by age; moveInQueue moves as Transmission does', async () => {
+  const clock = fakeClock();
+  const store = open(dbFile(), clock);
+  for (const id of ['a', 'b', 'c', 'd']) {
+    await store.upsertRemote('putio', remote(id));
+    clock.advance(1);
+  }
+  await store.upsertRemote('putio', remote('e', { finished: false }));
+  const order = async () => (await store.list({ state: ['pending', 'queued', 'downloading'] }))
+    .sort((x, y) => (x.queuePosition ?? Infinity) - (y.queuePosition ?? Infinity) || x.createdAt - y.createdAt).map((t) => t.id.slice(6));
+  assert.equal(await store.moveInQueue(['putio:c'], 'top'), 1);
+  assert.deepEqual(await order(), ['c', 'a', 'b', 'd', 'e']);
+  assert.equal(await store.moveInQueue(['putio:e', 'putio:b'], 'up'), 2);
+  assert.deepEqual(await order(), ['c', 'b', 'a', 'e', 'd']);
+  assert.equal(await store.moveInQueue(['putio:c'], 'down'), 1);
+  assert.deepEqual(await order(), ['b', 'c', 'a', 'e', 'd']);
+  assert.equal(await store.moveInQueue(['putio:b', 'putio:a'], 'bottom'), 2);
+  assert.deepEqual(await order(), ['c', 'e', 'd', 'b', 'a']);
+  assert.equal(await store.moveInQueue(['putio:nothing'], 'top'), 0);
+  assert.equal(await store.moveInQueue([], 'top'), 0);
+  // A new add goes to the bottom, behind every moved one.
+  clock.advance(1);
+  await store.upsertRemote('putio', remote('f'));
+  const claimed: string[] = [];
+  for (let t = await store.claimNext('queued', 'w', 10_000); t; t = await store.claimNext('queued', 'w', 10_000)) claimed.push(t.id.slice(6));
+  assert.deepEqual(claimed, ['c', 'd', 'b', 'a', 'f'], 'queued ones in queue order (e is still pending)');
+});
+
+test('claimNext stays one indexed query over the queued set', async () => {
+  const store = open(dbFile());
+  const db = new Database(store.file);
+  try {
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM transfers
+        WHERE state = 'queued' AND (claim_owner IS NULL OR claim_expires_at <= 0) AND (next_attempt_at IS NULL OR next_attempt_at <= 0)
+          AND paused_at IS NULL
+        ORDER BY queue_position IS NULL, queue_position, created_at, id LIMIT 1`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    assert.match(plan, /USING (COVERING )?INDEX transfers_by_state \(state=\?\)/, plan);
+  } finally {
+    db.close();
+  }
+});

@@ -30,6 +30,8 @@ class MemoryClient implements DownloadClient {
   removed: Array<{ remoteId: string; deleteData: boolean }> = [];
   failAdd: Error | undefined;
   failRemove: Error | undefined;
+  /** The seedbox has the release already (a finished transfer comes back from the add). */
+  finishedAdds = false;
   private nextId = 100;
   /** put.io de-duplicates: the same magnet twice is the same transfer. */
   private byUrl = new Map<string, RemoteTransfer>();
@@ -47,6 +49,7 @@ class MemoryClient implements DownloadClient {
     const known = key ? this.byUrl.get(key) : undefined;
     if (known) return { ...known };
     const t: RemoteTransfer = { remoteId: String(this.nextId++), name: `put.io transfer ${this.nextId}`, remoteStatus: 'IN_QUEUE', progress: 0, finished: false, totalBytes: 0 };
+    if (this.finishedAdds) Object.assign(t, { remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
     if (key) this.byUrl.set(key, t);
     return { ...t };
   }
@@ -126,7 +129,8 @@ test("Sonarr's add with its default category is filed under DOWNLOAD_DIR/tv-sona
   assert.equal(t!.hashString, HASH);
   assert.deepEqual(t!.labels, ['tv-sonarr']);
   assert.equal(t!.downloadDir, join(s.downloads, 'tv-sonarr'));
-  assert.equal(t!.status, 3);
+  // Sent with "Add Paused": stopped (0) until torrent-start (before issue 15 it showed queued, 3, and downloaded).
+  assert.equal(t!.status, 0);
   assert.equal(Object.keys(t!).length, SONARR_FIELDS.length, 'every one of Sonarr\'s 21 fields is answered');
   // By the upper-case hash Sonarr keeps (DownloadId), by number, by numeric string.
   for (const ids of [[HASH.toUpperCase()], added.id, [String(added.id)]]) {
@@ -431,4 +435,125 @@ test('a database from before the Transmission columns is migrated, and its trans
   } finally {
     await store.close();
   }
+});
+
+// --- Issue 15: what Sonarr/Radarr's own client code expects (TransmissionProxy.cs, TransmissionBase.cs)
+
+/** Sonarr's torrent-add (TransmissionProxy.AddTorrentFromUrl): filename, paused always, download-dir, labels. */
+const sonarrAdd = (s: Setup, hash: string, opts: { paused?: boolean; name?: string } = {}) =>
+  s.call('torrent-add', { filename: magnet(hash, opts.name), paused: opts.paused ?? false, 'download-dir': join(s.downloads, 'tv-sonarr'), labels: ['tv-sonarr'] });
+
+test('a re-grab of a transfer that FIRST_RUN=new skipped is listed and queued, not swallowed as a duplicate', async () => {
+  const s = await setup();
+  s.client.finishedAdds = true;
+  // The baseline: put.io's transfer 100 was finished at the first start, recorded skipped, its hash learnt from the listing.
+  await s.store.importRecord('putio', '100', 'skipped', 'Show.S01E01');
+  await s.store.upsertRemote('putio', { remoteId: '100', name: 'Show.S01E01', remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10, hash: HASH });
+  assert.deepEqual((await s.call('torrent-get', { fields: ['id'] })).arguments!.torrents, [], 'skipped: not shown');
+  const add = await sonarrAdd(s, HASH);
+  assert.equal(add.result, 'success');
+  assert.ok(add.arguments!['torrent-added'], `answered torrent-added: ${JSON.stringify(add.arguments)}`);
+  const t = await s.store.get('putio:100');
+  assert.deepEqual([t?.state, t?.category], ['queued', 'tv-sonarr'], 'queued for download, in the category of the grab');
+  const [item] = (await s.call('torrent-get', { fields: SONARR_FIELDS })).arguments!.torrents as Array<Record<string, unknown>>;
+  assert.deepEqual([item?.hashString, item?.status, item?.labels], [HASH, 3, ['tv-sonarr']], 'listed, queued');
+  const line = s.lines.find((l) => l.event === 'transmission.torrent-requeued');
+  assert.deepEqual([line?.from, line?.state, line?.transferId], ['skipped', 'queued', 'putio:100']);
+  // Sonarr grabs once; a second add now is an ordinary duplicate.
+  assert.ok((await sonarrAdd(s, HASH)).arguments!['torrent-duplicate']);
+});
+
+test('a re-grab of a removed (cleaned) transfer makes it visible and queued again; of a failed one, retried with attempts reset; unfinished on the seedbox: pending', async () => {
+  const s = await setup();
+  // Downloaded, imported, seeded, cleaned, then removed by Sonarr: hidden for good, until grabbed again.
+  const old = await stored(s, '100', [{ path: 'movie.mkv', content: 'movie' }], 'cleaned', 'tv-sonarr');
+  await s.call('torrent-remove', { ids: [old.hash], 'delete-local-data': true });
+  assert.deepEqual((await s.call('torrent-get', { fields: ['id'] })).arguments!.torrents, []);
+  const ids = await s.store.numericIds();
+  s.client.finishedAdds = true;
+  const add = await sonarrAdd(s, old.hash);
+  assert.ok(add.arguments!['torrent-added']);
+  const again = await s.store.get(old.id);
+  assert.deepEqual([again?.state, again?.removedAt, again?.cleanedAt], ['queued', null, null]);
+  assert.equal((await s.store.numericIds()).get(old.id), ids.get(old.id), 'the same Transmission id');
+  const [item] = (await s.call('torrent-get', { fields: ['hashString', 'status', 'leftUntilDone'] })).arguments!.torrents as Array<Record<string, unknown>>;
+  assert.deepEqual(item, { hashString: old.hash, status: 3, leftUntilDone: 5 }, 'visible again, to download (its copy was deleted)');
+  assert.equal(s.lines.find((l) => l.event === 'transmission.torrent-requeued')?.from, 'cleaned');
+
+  // A failed one (not finished on the seedbox any more, e.g. put.io re-fetching): pending, attempts reset.
+  s.client.finishedAdds = false;
+  const failHash = 'f'.repeat(40);
+  await s.store.upsertRemote('putio', { remoteId: '101', name: 'Bad', remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10, hash: failHash });
+  await s.store.claim('putio:101', 'w', 1000);
+  await s.store.recordFailure('putio:101', new Error('crc mismatch'), { maxAttempts: 1, owner: 'w' });
+  assert.equal((await s.store.get('putio:101'))?.state, 'failed');
+  const retried = await sonarrAdd(s, failHash, { paused: true });
+  assert.ok(retried.arguments!['torrent-added']);
+  const f = await s.store.get('putio:101');
+  assert.deepEqual([f?.state, f?.attempts, f?.lastError, typeof f?.pausedAt], ['pending', 0, null, 'number'], 'pending, attempts reset, paused as the add asks');
+  assert.equal(s.client.adds.length, 2, 'each re-grab went to the seedbox');
+});
+
+test('"Add Paused" is honoured: stopped until torrent-start; torrent-stop pauses; no ids means every torrent', async () => {
+  const s = await setup();
+  s.client.finishedAdds = true;
+  const a = 'a'.repeat(40);
+  const b = 'b'.repeat(40);
+  await sonarrAdd(s, a, { paused: true, name: 'A' });
+  await sonarrAdd(s, b, { name: 'B' });
+  const status = async () => Object.fromEntries(((await s.call('torrent-get', { fields: ['name', 'status'] })).arguments!.torrents as Array<{ name: string; status: number }>).map((t) => [t.name, t.status]));
+  assert.deepEqual(await status(), { A: 0, B: 3 });
+  assert.ok((await s.store.get('putio:100'))?.pausedAt, 'paused in the store (it survives restarts)');
+  assert.equal(await s.store.claimNext('queued', 'w', 1000).then((t) => t?.id), 'putio:101', 'the download loop takes only the unpaused one');
+  await s.store.releaseClaim('putio:101', 'w');
+  await s.call('torrent-start', { ids: [a.toUpperCase()] });
+  assert.deepEqual(await status(), { A: 3, B: 3 });
+  // torrent-stop without ids: all of them (rpc-spec: omitting ids means all torrents).
+  assert.equal((await s.call('torrent-stop')).result, 'success');
+  assert.deepEqual(await status(), { A: 0, B: 0 });
+  assert.equal(await s.store.claimNext('queued', 'w', 1000), undefined);
+  assert.equal(s.lines.filter((l) => l.event === 'transmission.torrent-stopped').length, 2);
+  await s.call('torrent-start-now', {});
+  assert.deepEqual(await status(), { A: 3, B: 3 });
+  // A complete copy has nothing to stop: it stays complete (seeding is the seedbox's).
+  await stored(s, '7', [{ path: 'done.mkv', content: 'done' }], 'downloaded');
+  await s.call('torrent-stop');
+  const done = ((await s.call('torrent-get', { fields: ['name', 'status', 'leftUntilDone'] })).arguments!.torrents as Array<Record<string, unknown>>).find((t) => t.name === 'done.mkv');
+  assert.deepEqual(done, { name: 'done.mkv', status: 6, leftUntilDone: 0 });
+  assert.equal((await s.call('torrent-stop', { ids: { bad: 1 } })).result.startsWith('invalid ids'), true);
+});
+
+test('queue-move-top (Sonarr\'s "First" priority) puts a transfer first in queuePosition and in the download order; up, down, bottom too', async () => {
+  const s = await setup();
+  s.client.finishedAdds = true;
+  const hashes = ['1', '2', '3'].map((c) => c.repeat(40));
+  for (const [i, h] of hashes.entries()) await sonarrAdd(s, h, { name: `E${i + 1}` });
+  const positions = async () => Object.fromEntries(((await s.call('torrent-get', { fields: ['name', 'queuePosition'] })).arguments!.torrents as Array<{ name: string; queuePosition: number }>).map((t) => [t.name, t.queuePosition]));
+  assert.deepEqual(await positions(), { E1: 0, E2: 1, E3: 2 });
+  // TransmissionProxy.MoveTorrentToTopInQueue: ids = [hash] (Sonarr's upper-case hex from MonoTorrent).
+  assert.equal((await s.call('queue-move-top', { ids: [hashes[2]!.toUpperCase()] })).result, 'success');
+  assert.deepEqual(await positions(), { E3: 0, E1: 1, E2: 2 });
+  assert.equal(s.lines.find((l) => l.event === 'transmission.queue-moved')?.where, 'top');
+  await s.call('queue-move-down', { ids: [hashes[2]!] });
+  assert.deepEqual(await positions(), { E1: 0, E3: 1, E2: 2 });
+  await s.call('queue_move_up', { ids: [hashes[1]!] });
+  assert.deepEqual(await positions(), { E1: 0, E2: 1, E3: 2 });
+  await s.call('queue-move-bottom', { ids: [hashes[0]!] });
+  assert.deepEqual(await positions(), { E2: 0, E3: 1, E1: 2 });
+  const order: string[] = [];
+  for (let t = await s.store.claimNext('queued', 'w', 1000); t; t = await s.store.claimNext('queued', 'w', 1000)) order.push(t.name);
+  assert.deepEqual(order, ['E2', 'E3', 'E1'], 'the download loop takes them in that order');
+});
+
+test('a re-grab that the seedbox makes a new transfer for replaces the cleaned item: never two items with one hash', async () => {
+  const s = await setup();
+  // Seeded and removed from put.io by watch-seeding; its local copy is still there, so it is listed.
+  const old = await stored(s, '7', [{ path: 'movie.mkv', content: 'movie' }], 'cleaned', 'tv-sonarr');
+  assert.equal(((await s.call('torrent-get', { fields: ['id'] })).arguments!.torrents as unknown[]).length, 1);
+  const add = await sonarrAdd(s, old.hash);
+  assert.ok(add.arguments!['torrent-added']);
+  const items = (await s.call('torrent-get', { fields: ['hashString', 'status'] })).arguments!.torrents as Array<Record<string, unknown>>;
+  assert.deepEqual(items, [{ hashString: old.hash, status: 3 }], 'only the new grab, queued');
+  assert.ok((await s.store.get(old.id))?.removedAt, 'the old item was hidden, its copy left alone');
+  assert.ok(existsSync(join(s.downloads, 'tv-sonarr', 'movie.mkv')));
 });

@@ -14,7 +14,7 @@ import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
 import { clearAlert, raiseAlert } from '../alerts';
-import { ClaimLostError, DiskFullError, SizeMismatchError } from './errors';
+import { ClaimLostError, DiskFullError, PausedError, SizeMismatchError } from './errors';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
@@ -59,6 +59,8 @@ interface Active {
   totalBytes: number;
   meter: RateMeter;
   startedAt: number;
+  /** Stops this transfer's download (a pause, a lost claim, the loop's stop). */
+  abort: AbortController;
   done: Promise<void>;
 }
 
@@ -83,6 +85,7 @@ export class Downloader {
   /** Claim work while transfer slots are free, and start it. Returns how many transfers were started. */
   async fill(): Promise<number> {
     if (this.diskFull) await this.spaceIsBack();
+    await this.stopPaused();
     let started = 0;
     while (this.active.size < this.o.maxParallel && !this.o.signal.aborted) {
       const t = (await this.o.store.claimNext('downloading', this.o.owner, this.leaseMs, this.now()))
@@ -92,6 +95,20 @@ export class Downloader {
       started++;
     }
     return started;
+  }
+
+  /**
+   * Transfers paused while downloading stop now (one read by id per download in flight, each tick).
+   * Pause cuts the file in flight rather than letting it finish: a pause is what a user asks for to
+   * free the line or the disk at once, and the `.part` keeps every byte written, so resuming loses
+   * nothing (it fetches from the `.part`'s end with a Range request).
+   */
+  private async stopPaused(): Promise<void> {
+    for (const a of this.active.values()) {
+      if (a.abort.signal.aborted) continue;
+      const now = await this.o.store.get(a.transfer.id);
+      if (now?.pausedAt) a.abort.abort(new PausedError(a.transfer.id));
+    }
   }
 
   progress(): TransferProgress[] {
@@ -117,7 +134,7 @@ export class Downloader {
   private start(t: Transfer): void {
     const entry: Active = {
       transfer: t, name: t.localName ?? t.name, doneBytes: 0, totalBytes: t.totalBytes,
-      meter: new RateMeter(), startedAt: this.now(), done: Promise.resolve(),
+      meter: new RateMeter(), startedAt: this.now(), abort: new AbortController(), done: Promise.resolve(),
     };
     this.active.set(t.id, entry);
     entry.done = this.run(entry).finally(() => this.active.delete(t.id));
@@ -126,7 +143,7 @@ export class Downloader {
   private async run(a: Active): Promise<void> {
     const { store, owner, log } = this.o;
     const t = a.transfer;
-    const abort = new AbortController();
+    const abort = a.abort;
     // Every file in flight listens on this signal several times (its request, its body, its pipeline,
     // a slot wait): bounded by MAX_PARALLEL, not a leak, but past Node's default of 10 it warns on stderr.
     setMaxListeners(LISTENERS_PER_FILE * this.o.maxParallel + 10, abort.signal);
@@ -271,7 +288,8 @@ export class Downloader {
     }));
     if (firstError !== undefined) {
       await persist(true).catch(() => undefined);
-      throw abort.signal.reason instanceof ClaimLostError || this.o.signal.aborted ? abort.signal.reason : firstError;
+      const reason: unknown = abort.signal.reason;
+      throw reason instanceof ClaimLostError || reason instanceof PausedError || this.o.signal.aborted ? reason : firstError;
     }
   }
 
@@ -321,6 +339,14 @@ export class Downloader {
     }
     if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
       log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
+      return;
+    }
+    if (err instanceof PausedError || signal.reason instanceof PausedError) {
+      // Paused: not a failure. It stays `downloading` with its progress; claimNext skips it until resumed.
+      await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
+      // The stored progress counts the bytes of the cut file too (a.doneBytes gave them back for a retry).
+      const doneBytes = (await this.o.store.get(t.id).catch(() => undefined))?.doneBytes ?? a.doneBytes;
+      log.info({ event: 'download.paused', name: a.name, doneBytes, totalBytes: a.totalBytes }, `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
       return;
     }
     if (this.o.signal.aborted) {

@@ -36,3 +36,14 @@ export class DiskFullError extends Error {
     super(`not enough free space in DOWNLOAD_DIR: ${neededBytes} bytes needed (with MIN_FREE_SPACE), ${freeBytes} free`);
   }
 }
+
+/**
+ * The transfer was paused (torrent-stop, the status page's Pause) while downloading: the file in
+ * flight is cut at once and its `.part` kept, so a resume fetches only the rest. Not a failure.
+ */
+export class PausedError extends Error {
+  override name = 'PausedError';
+  constructor(readonly transferId: string) {
+    super(`${transferId} paused`);
+  }
+}

@@ -20,6 +20,7 @@ import {
   type TransferFile,
   type TransferState,
 } from '../model';
+import { moveInOrder, QUEUE_STATES, type QueueMove } from '../queue';
 import { backoffDelay } from './backoff';
 import { StoreError } from './errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
@@ -31,6 +32,8 @@ import {
   type ListQuery,
   type NewNotification,
   type NotificationFailureOptions,
+  type RequeueOptions,
+  type RequeueResult,
   type Store,
   type TransitionPatch,
   type TorrentSettings,
@@ -63,6 +66,8 @@ const INFO_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** States after which the step that failed so far is done: attempts start again from zero. */
 const STEP_DONE: ReadonlySet<TransferState> = new Set(['downloaded', 'imported', 'seeding', 'cleaned']);
+/** States a re-grab (torrent-add of a transfer harvester already knows) takes up again. */
+const REQUEUEABLE: ReadonlySet<TransferState> = new Set(['skipped', 'cleaned', 'failed']);
 const STAMP: Partial<Record<TransferState, 'downloaded_at' | 'imported_at' | 'cleaned_at'>> = {
   downloaded: 'downloaded_at',
   imported: 'imported_at',
@@ -362,6 +367,7 @@ export class SqliteStore implements Store {
           remote_eta: etaOf(remote),
           total_bytes: Math.trunc(remote.totalBytes),
           seed_ratio_limit: opts.seedRatioLimit ?? null,
+          paused_at: opts.paused ? now : null,
           now,
         });
         return { transfer: this.mustGet(id), created: true, queued: state === 'queued' };
@@ -414,6 +420,22 @@ export class SqliteStore implements Store {
       }
       const total = files.reduce((sum, f) => sum + Math.trunc(f.size), 0);
       this.sql.setLayout.run({ id, local_name: localName, total_bytes: total, now });
+    });
+  }
+
+  async requeue(id: string, opts: RequeueOptions): Promise<RequeueResult | undefined> {
+    const now = this.clock();
+    return this.tx(() => {
+      const row = this.sql.getTransfer.get(id) as TransferRow | undefined;
+      if (!row || !REQUEUEABLE.has(row.state as TransferState)) return undefined;
+      // A re-grab is a new add: its step history starts over, and it joins the queue at the bottom
+      // (created_at is the add's time, as Transmission's addedDate; the numeric id, the rowid, is kept).
+      // What was verified before says nothing of the disk now (the copy may have been deleted): the
+      // files start unverified, and the download adopts one still in place (size, checksum) or
+      // resumes its .part, so nothing present is fetched again.
+      this.sql.resetFiles.run(id);
+      this.sql.requeue.run({ id, state: opts.finished ? 'queued' : 'pending', paused_at: opts.paused ? now : null, now });
+      return { transfer: this.mustGet(id), from: row.state as TransferState };
     });
   }
 
@@ -544,6 +566,28 @@ export class SqliteStore implements Store {
 
   async forget(id: string): Promise<boolean> {
     return this.sql.forget.run(id).changes > 0;
+  }
+
+  async setPaused(id: string, paused: boolean): Promise<boolean> {
+    return this.sql.setPaused.run({ id, paused: paused ? 1 : 0, now: this.clock() }).changes > 0;
+  }
+
+  async moveInQueue(ids: readonly string[], where: QueueMove): Promise<number> {
+    if (!['top', 'up', 'down', 'bottom'].includes(where)) throw new RangeError(`unknown queue move ${JSON.stringify(where)}`);
+    const wanted = new Set(ids);
+    if (wanted.size === 0) return 0;
+    return this.tx(() => {
+      const order = (this.sql.queueOrder.all() as Array<{ id: string; queue_position: number | null }>);
+      const selected = new Set(order.filter((r) => wanted.has(r.id)).map((r) => r.id));
+      if (selected.size === 0) return 0;
+      // The whole queue is numbered 0..n-1 in its new order: a move is relative to the transfers
+      // around it, and unnumbered (by age) ones must keep their place behind the moved one.
+      const before = new Map(order.map((r) => [r.id, r.queue_position]));
+      moveInOrder(order.map((r) => r.id), selected, where).forEach((rowId, position) => {
+        if (before.get(rowId) !== position) this.sql.setQueuePosition.run(position, rowId);
+      });
+      return selected.size;
+    });
   }
 
   // --- The Transmission endpoint
@@ -726,9 +770,28 @@ function prepare(db: Database.Database) {
     countByState: db.prepare('SELECT state, count(*) AS n FROM transfers GROUP BY state'),
     insertTransfer: db.prepare(`
       INSERT INTO transfers (id, client, remote_id, name, hash, category, state, remote_status, remote_progress,
-        remote_ratio, remote_error, remote_eta, remote_progress_at, total_bytes, seed_ratio_limit, created_at, updated_at, last_seen_at)
+        remote_ratio, remote_error, remote_eta, remote_progress_at, total_bytes, seed_ratio_limit, paused_at, created_at, updated_at, last_seen_at)
       VALUES (@id, @client, @remote_id, @name, @hash, @category, @state, @remote_status, @remote_progress,
-        @remote_ratio, @remote_error, @remote_eta, @now, @total_bytes, @seed_ratio_limit, @now, @now, @now)`),
+        @remote_ratio, @remote_error, @remote_eta, @now, @total_bytes, @seed_ratio_limit, @paused_at, @now, @now, @now)`),
+    requeue: db.prepare(`
+      UPDATE transfers SET state = @state, attempts = 0, last_error = NULL, next_attempt_at = NULL,
+        claim_owner = NULL, claim_expires_at = NULL, removed_at = NULL, downloaded_at = NULL, imported_at = NULL,
+        cleaned_at = NULL, local_deleted_at = NULL, import_given_up_at = NULL, queue_position = NULL,
+        paused_at = @paused_at, done_bytes = 0, created_at = @now, updated_at = @now
+      WHERE id = @id`),
+    resetFiles: db.prepare('UPDATE files SET done_bytes = 0, verified = 0 WHERE transfer_id = ?'),
+    // The SET expressions read the old row: updated_at moves only when the pause actually changes.
+    setPaused: db.prepare(`
+      UPDATE transfers SET
+        updated_at = CASE WHEN (paused_at IS NOT NULL) = (@paused = 1) THEN updated_at ELSE @now END,
+        paused_at = CASE WHEN @paused = 1 THEN coalesce(paused_at, @now) ELSE NULL END
+      WHERE id = @id`),
+    // The download queue in claimNext's order (bounded by how many transfers wait; read in one transaction with its renumbering).
+    queueOrder: db.prepare(`
+      SELECT id, queue_position FROM transfers
+      WHERE state IN (${QUEUE_STATES.map((s) => `'${s}'`).join(', ')}) AND removed_at IS NULL
+      ORDER BY queue_position IS NULL, queue_position, created_at, id`),
+    setQueuePosition: db.prepare('UPDATE transfers SET queue_position = ? WHERE id = ?'),
     updateListed: db.prepare(`
       UPDATE transfers SET name = @name, hash = @hash, state = @state, remote_status = @remote_status,
         remote_progress = @remote_progress, remote_ratio = @remote_ratio, remote_error = @remote_error,
@@ -755,7 +818,8 @@ function prepare(db: Database.Database) {
       WHERE id = (
         SELECT id FROM transfers
         WHERE state = @state AND ${free} AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-        ORDER BY created_at, id LIMIT 1)
+          AND paused_at IS NULL
+        ORDER BY queue_position IS NULL, queue_position, created_at, id LIMIT 1)
       RETURNING *`),
     claimOne: db.prepare(`
       UPDATE transfers SET claim_owner = @owner, claim_expires_at = @expires

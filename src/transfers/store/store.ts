@@ -28,6 +28,24 @@ export interface UpsertOptions {
   category?: string | null;
   /** From torrent-set: the transfer's own seed ratio limit (wins over SEED_RATIO). */
   seedRatioLimit?: number | null;
+  /**
+   * From torrent-add with `paused: true` ("Add Paused"): a row this call creates is recorded paused in
+   * the same transaction, so the download loop can never claim it in between. An existing row is left as it is.
+   */
+  paused?: boolean;
+}
+
+export interface RequeueOptions {
+  /** Finished on the seedbox now: `queued`; otherwise `pending` (queued by the listing once it finishes). */
+  finished: boolean;
+  /** The add's `paused`: the requeued transfer waits for torrent-start. */
+  paused?: boolean;
+}
+
+export interface RequeueResult {
+  transfer: Transfer;
+  /** The state it was in: skipped, cleaned or failed. */
+  from: TransferState;
 }
 
 /** What torrent-set keeps per transfer. An absent key is left as it is; null clears it. */
@@ -125,8 +143,20 @@ export interface Store {
   /** Progress of one file; the transfer's doneBytes follows. false when no such file. */
   setFileProgress(transferId: string, path: string, doneBytes: number, verified: boolean): Promise<boolean>;
 
+  /**
+   * torrent-add of a transfer harvester had put aside (a re-grab): a `skipped`, `cleaned` (also one
+   * Sonarr/Radarr removed) or `failed` transfer is taken up again like a new add, in one transaction:
+   * `queued` (or `pending` while the seedbox is not finished), attempts and errors reset, no longer
+   * removed, at the bottom of the queue, paused as the add asks. undefined: no such transfer, or one in
+   * any other state (nothing changed). Only torrent-add calls this: a listing never resurrects a transfer.
+   */
+  requeue(id: string, opts: RequeueOptions): Promise<RequeueResult | undefined>;
+
   // --- Claims
-  /** Claim the oldest transfer in `state` whose claim is free and whose next attempt is due. */
+  /**
+   * Claim the next transfer in `state` whose claim is free, whose next attempt is due and that is not
+   * paused: in queue order (a position set by moveInQueue first, lower first), then the oldest.
+   */
   claimNext(state: TransferState, owner: string, leaseMs: number, now?: number): Promise<Transfer | undefined>;
   /** Claim one given transfer, if its claim is free (or already the owner's). */
   claim(id: string, owner: string, leaseMs: number): Promise<Transfer | undefined>;
@@ -166,6 +196,20 @@ export interface Store {
   retry(id: string): Promise<boolean>;
   /** `harvester forget`: drop the transfer and its files from the store. */
   forget(id: string): Promise<boolean>;
+  /**
+   * Pause (torrent-stop, "Add Paused", the status page's Pause) or resume (torrent-start, Resume) a
+   * transfer: a paused one is never claimed for download, and one downloading stops (the download
+   * loop sees it within a tick). Idempotent: pausing a paused transfer keeps its first pause time.
+   * false: no such transfer.
+   */
+  setPaused(id: string, paused: boolean): Promise<boolean>;
+  /**
+   * Reorder the download queue (pending, queued and downloading transfers): Transmission's
+   * queue-move-top/up/down/bottom, and the status page's "prioritize" ('top'). Takes effect for the
+   * next claim (a download in flight goes on). Returns how many of `ids` are in the queue (0: none,
+   * nothing changed).
+   */
+  moveInQueue(ids: readonly string[], where: 'top' | 'up' | 'down' | 'bottom'): Promise<number>;
 
   // --- Reads
   get(id: string): Promise<Transfer | undefined>;

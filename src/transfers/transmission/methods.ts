@@ -32,6 +32,7 @@ import { deleteLocalCopy } from './local-data';
 import { InvalidTorrentError, parseFilename, parseMetainfo } from './metainfo';
 import { reportedStatus } from './status';
 import { stallWarning } from '../stall';
+import { compareQueue, QUEUE_STATES, type QueueMove } from '../queue';
 
 /** What Sonarr/Radarr/transmission-remote see as the server's version: >= 4.0 so Sonarr sends labels. */
 export const TRANSMISSION_VERSION = '4.0.6';
@@ -118,17 +119,15 @@ export class RpcState {
   }
 }
 
-const NO_OPS = new Set([
-  'torrent-start',
-  'torrent-start-now',
-  'torrent-stop',
-  'torrent-verify',
-  'torrent-reannounce',
-  'queue-move-top',
-  'queue-move-up',
-  'queue-move-down',
-  'queue-move-bottom',
-]);
+/** Peer work that the seedbox does: nothing for harvester to do, but a success (transmission-remote sends them). */
+const NO_OPS = new Set(['torrent-verify', 'torrent-reannounce']);
+
+const QUEUE_MOVES: Record<string, QueueMove> = {
+  'queue-move-top': 'top',
+  'queue-move-up': 'up',
+  'queue-move-down': 'down',
+  'queue-move-bottom': 'bottom',
+};
 
 /** Transmission methods harvester knows but does not do: a clear answer rather than "not recognized". */
 const UNSUPPORTED: Record<string, string> = {
@@ -165,6 +164,16 @@ export async function handleRpc(ctx: RpcContext, req: RpcRequest): Promise<RpcRe
         return answer('success', await torrentRemove(ctx, req));
       case 'torrent-set':
         return answer('success', await torrentSet(ctx, req));
+      case 'torrent-start':
+      case 'torrent-start-now':
+        return answer('success', await torrentStart(ctx, req, req.method === 'torrent-start-now'));
+      case 'torrent-stop':
+        return answer('success', await torrentStop(ctx, req));
+      case 'queue-move-top':
+      case 'queue-move-up':
+      case 'queue-move-down':
+      case 'queue-move-bottom':
+        return answer('success', await queueMove(ctx, req, QUEUE_MOVES[req.method]!));
       default:
         if (NO_OPS.has(req.method)) {
           parseIds(req.args.ids); // still answer bad ids clearly
@@ -383,7 +392,7 @@ async function namesIn(dirs: Iterable<string>): Promise<Map<string, Set<string> 
 async function visibleTorrents(ctx: RpcContext, selector: IdSelector, need: { files: boolean; counts: boolean }): Promise<TorrentView[]> {
   const now = (ctx.now ?? Date.now)();
   const all = await candidates(ctx);
-  const position = new Map(all.map((c, i) => [c.transfer.id, i]));
+  const position = queuePositions(all.map((c) => c.transfer));
   const chosen = all.filter((c) => selects(selector, c, now) && !c.transfer.localDeletedAt);
   const files = need.files ? await ctx.store.listFilesOf(chosen.map((c) => c.transfer.id)) : undefined;
   const counts = need.counts && !need.files ? await ctx.store.fileCounts() : undefined;
@@ -421,6 +430,16 @@ async function visibleTorrents(ctx: RpcContext, selector: IdSelector, need: { fi
     const present = names.get(v.dir);
     return present === null || present?.has(v.name) === true;
   });
+}
+
+/**
+ * Transmission's queuePosition: 0-based, unique. The download queue (pending, queued, downloading)
+ * comes first, in the order the download loop takes it (queue.ts); the rest follow by age.
+ */
+function queuePositions(transfers: readonly Transfer[]): Map<string, number> {
+  const inQueue = (t: Transfer): boolean => QUEUE_STATES.includes(t.state);
+  const order = [...transfers.filter(inQueue).sort(compareQueue), ...transfers.filter((t) => !inQueue(t))];
+  return new Map(order.map((t, i) => [t.id, i]));
 }
 
 async function torrentGet(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
@@ -540,8 +559,12 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   // Sonarr/Radarr check download-dir/<category> exists long before the first byte: make it now.
   await ensureCategoryFolder(ctx.config.downloadDir, category, ctx.config.folders ?? {}, log);
   // Already known (same info-hash): Transmission's torrent-duplicate, and no second add on the seedbox.
+  // One harvester had put aside (skipped, cleaned, failed) is a re-grab: it goes to the seedbox again below.
+  let earlier: Candidate | undefined;
   if (hash) {
-    const known = (await candidates(ctx)).find((c) => c.transfer.hash === hash);
+    const matches = (await candidates(ctx)).filter((c) => c.transfer.hash === hash);
+    const known = matches.find((c) => !REGRAB_STATES.has(c.transfer.state));
+    earlier = matches.find((c) => c.transfer.state === 'cleaned');
     if (known) {
       log.info({ event: 'transmission.torrent-duplicate', hash, transferId: known.transfer.id }, `torrent-add: "${known.transfer.name}" is already known`);
       return { [duplicateKey]: addedObject(req.style, known.rpcId, await viewName(ctx, known.transfer), known.transfer.hash) };
@@ -566,25 +589,45 @@ async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
   // The info-hash computed at add time is the real one, whatever the seedbox reported so far.
   if (hash) remote.hash = hash;
   if (name && (!remote.name || /^put\.io transfer \d+$/.test(remote.name))) remote.name = name;
-  let result = await store.upsertRemote(client.kind, remote, { category });
-  if (result.transfer.removedAt) {
-    // The seedbox gave back a transfer Sonarr/Radarr had removed: this add starts it afresh.
-    await store.forget(result.transfer.id);
-    result = await store.upsertRemote(client.kind, remote, { category });
-  }
-  const t = result.transfer;
+  const result = await store.upsertRemote(client.kind, remote, { category, paused: paused === true });
+  let t = result.transfer;
   const rpcId = (await store.numericIds()).get(t.id) ?? 0;
+  if (!result.created && (REGRAB_STATES.has(t.state) || t.removedAt)) {
+    // A re-grab of a transfer harvester had put aside (FIRST_RUN=new or import-db skipped it, it was
+    // cleaned or removed by Sonarr/Radarr, it failed for good), and the seedbox handed back the same
+    // transfer: taken up like a new add, or the *arr would wait for it forever.
+    const requeued = await store.requeue(t.id, { finished: remote.finished, paused: paused === true });
+    if (requeued) {
+      t = requeued.transfer;
+      log.info(
+        { event: 'transmission.torrent-requeued', transferId: t.id, hash: t.hash, name: t.name, category, from: requeued.from, state: t.state, ...(paused ? { paused } : {}) },
+        `torrent-add: "${t.name}" was ${requeued.from}: grabbed again, ${t.state === 'queued' ? 'queued for download' : 'waiting for the seedbox'}`,
+      );
+      return { [addedKey]: addedObject(req.style, rpcId, await viewName(ctx, t), t.hash) };
+    }
+  }
   const shown = await viewName(ctx, t);
   if (!result.created && rpcId <= lastRowBefore) {
     log.info({ event: 'transmission.torrent-duplicate', hash: t.hash, transferId: t.id }, `torrent-add: the seedbox already had "${t.name}"`);
     return { [duplicateKey]: addedObject(req.style, rpcId, shown, t.hash) };
   }
+  // The listing recorded this add's transfer first (a higher rowid than any before the add): pause it now.
+  if (paused && !result.created) {
+    await store.setPaused(t.id, true);
+    t = (await store.get(t.id)) ?? t;
+  }
+  // The seedbox made a new transfer for a release harvester had cleaned: the old item gives way, so
+  // that Sonarr/Radarr never see two items with one hash.
+  if (earlier && earlier.transfer.id !== t.id) await store.markRemoved(earlier.transfer.id);
   log.info(
     { event: 'transmission.torrent-added', transferId: t.id, hash: t.hash, name: t.name, category, ...(paused ? { paused } : {}) },
     `torrent-add: "${t.name}" added to the seedbox${category ? ` (category ${category})` : ''}`,
   );
   return { [addedKey]: addedObject(req.style, rpcId, shown, t.hash) };
 }
+
+/** States a torrent-add of the same release takes up again (store.requeue), rather than answering torrent-duplicate. */
+const REGRAB_STATES: ReadonlySet<Transfer['state']> = new Set(['skipped', 'cleaned', 'failed']);
 
 function isAbortLike(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err.name === 'TypeError' && /fetch failed/.test(err.message)));
@@ -683,6 +726,55 @@ async function torrentSet(ctx: RpcContext, req: RpcRequest): Promise<Record<stri
     if (Object.keys(s).length === 0) continue;
     await ctx.store.setTorrentSettings(t.id, s);
     ctx.log.info({ event: 'transmission.torrent-set', transferId: t.id, hash: t.hash, ...s }, `torrent-set: "${t.name}" updated`);
+  }
+  return {};
+}
+
+// --- torrent-start / torrent-stop / queue-move-* --------------------------
+
+/**
+ * The transfers a start/stop/queue-move names. No `ids` means every torrent (rpc-spec 3.1:
+ * "omitting ids means all torrents"), as Transmission does for these methods.
+ */
+async function chosenBy(ctx: RpcContext, req: RpcRequest): Promise<Transfer[]> {
+  const selector = parseIds(req.args.ids);
+  const now = (ctx.now ?? Date.now)();
+  return (await candidates(ctx)).filter((c) => selects(selector, c, now)).map((c) => c.transfer);
+}
+
+/** torrent-start (and -now): resume. -now also puts them at the top of the queue (the next free slot is theirs). */
+async function torrentStart(ctx: RpcContext, req: RpcRequest, now: boolean): Promise<Record<string, unknown>> {
+  const chosen = await chosenBy(ctx, req);
+  for (const t of chosen) {
+    if (!t.pausedAt) continue;
+    await ctx.store.setPaused(t.id, false);
+    ctx.log.info({ event: 'transmission.torrent-started', transferId: t.id, hash: t.hash }, `torrent-start: "${t.name}" resumed`);
+  }
+  if (now) await ctx.store.moveInQueue(chosen.filter((t) => QUEUE_STATES.includes(t.state)).map((t) => t.id), 'top');
+  return {};
+}
+
+/**
+ * torrent-stop: pause what is still to be downloaded (nothing is fetched until torrent-start; a
+ * file in flight is cut, its .part kept for resume). A complete copy has nothing to stop: seeding
+ * is the seedbox's and goes on.
+ */
+async function torrentStop(ctx: RpcContext, req: RpcRequest): Promise<Record<string, unknown>> {
+  for (const t of await chosenBy(ctx, req)) {
+    if (t.pausedAt || !QUEUE_STATES.includes(t.state)) continue;
+    await ctx.store.setPaused(t.id, true);
+    ctx.log.info({ event: 'transmission.torrent-stopped', transferId: t.id, hash: t.hash, state: t.state }, `torrent-stop: "${t.name}" paused`);
+  }
+  return {};
+}
+
+/** queue-move-top/up/down/bottom: the download loop's order (Sonarr/Radarr send queue-move-top for "First" priority). */
+async function queueMove(ctx: RpcContext, req: RpcRequest, where: QueueMove): Promise<Record<string, unknown>> {
+  const chosen = await chosenBy(ctx, req);
+  const moved = await ctx.store.moveInQueue(chosen.map((t) => t.id), where);
+  if (moved > 0) {
+    ctx.log.info({ event: 'transmission.queue-moved', where, transferIds: chosen.slice(0, 20).map((t) => t.id), count: moved },
+      `${req.method}: ${moved} transfer(s) moved ${where === 'up' || where === 'down' ? `one place ${where}` : `to the ${where}`} in the download queue`);
   }
   return {};
 }

@@ -11,6 +11,7 @@
 // transfer vanish (putioarr #12).
 import type { ClientKind, Transfer } from '../model';
 import { normalizePutioStatus, putioPhase } from '../clients/putio-status';
+import { QUEUE_STATES } from '../queue';
 
 export const TR_STATUS = {
   STOPPED: 0,
@@ -82,7 +83,15 @@ export interface Reported {
   unknownStatus?: string;
 }
 
-export function reportedStatus(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | 'remoteError' | 'lastError'>): Reported {
+export function reportedStatus(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | 'remoteError' | 'lastError' | 'pausedAt'>): Reported {
+  const reported = statusOfState(t);
+  // Paused (torrent-stop, "Add Paused"): nothing is downloaded, so Transmission's "stopped", whatever
+  // the seedbox does meanwhile; an error keeps its text. A complete copy has nothing left to pause.
+  if (t.pausedAt && !reported.complete && QUEUE_STATES.includes(t.state)) return { ...reported, status: TR_STATUS.STOPPED };
+  return reported;
+}
+
+function statusOfState(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | 'remoteError' | 'lastError'>): Reported {
   const ok = (status: TrStatus, complete = false, finished = false): Reported => ({ status, error: 0, errorString: '', complete, finished });
   switch (t.state) {
     case 'pending': {
