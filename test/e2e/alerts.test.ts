@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../../src/transfers/store/driver';
-import { ev, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { queryDb } from '../helpers/db';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import { startFakePutio } from '../fakes/putio-server';
@@ -49,15 +49,6 @@ async function loopsByName(port: number): Promise<Map<string, { state: string; r
   return new Map(body.loops.map((l) => [l.name, l]));
 }
 
-async function waitUntilAsync<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const outboxRows = (dbPath: string, event: string): Array<{ id: string; sent_at: number | null }> =>
   queryDb(dbPath, (db) => db.prepare('SELECT id, sent_at FROM outbox WHERE event = ? ORDER BY created_at').all(event) as Array<{ id: string; sent_at: number | null }>) ?? [];

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { freePort } from '../helpers';
 import { transferRow } from '../helpers/db';
 import { startFakePutio, type FakePutio } from '../fakes/putio-server';
@@ -94,17 +94,18 @@ async function moreTicks(ops: string, name: string, n: number, timeoutMs = 30_00
 test('a put.io transfer stuck at one percent beyond STALL_TIMEOUT shows "stalled on the seedbox" to Sonarr, and the warning clears when put.io moves', async () => {
   const putio = await startFakePutio({ label: 'harvester' });
   const slow = putio.addTransfer({ name: 'Slow.Show.S01E01', status: 'DOWNLOADING', percentDone: 30, files: [{ path: 'Slow.Show.S01E01.mkv', content: randomBytes(4096) }] });
+  // The daemon cannot list the transfer before it starts: STALL_TIMEOUT counts from a time after this.
+  const startedAt = Date.now();
   const d = await startDaemon(putio, { STALL_TIMEOUT: '3s' });
   const session = {};
   try {
     const item = async () => (await sonarrTorrents(d.rpc, session)).find((t) => t.hashString === slow.hash);
     const first = await waitUntilAsync(item, 30_000, 'the transfer listed');
-    const seenAt = Date.now();
     assert.equal(first.errorString, '', 'just listed: no warning');
     assert.equal(first.status, 4, 'downloading on put.io');
     const stalled = await waitUntilAsync(async () => { const t = await item(); return t && sonarrWarning(t) ? t : undefined; }, 30_000, 'the stall warning');
     assert.match(stalled.errorString, /^stalled on the seedbox: no progress for \d+s \(at 30%\)$/);
-    assert.ok(Date.now() - seenAt >= 2_500, `not before STALL_TIMEOUT (${Date.now() - seenAt} ms)`);
+    assert.ok(Date.now() - startedAt >= 3_000, `not before STALL_TIMEOUT (${Date.now() - startedAt} ms after the daemon started)`);
     assert.equal(stalled.leftUntilDone > 0, true, 'still not complete');
     // put.io moves again: at the next poll the warning is gone.
     putio.updateTransfer(slow.id, { percentDone: 45 });
@@ -241,12 +242,3 @@ test("Lidarr's v1 history import is recognized, and harvester check tests the Li
   }
 });
 
-async function waitUntilAsync<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -7,7 +7,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ev, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, removeDir, runCli, tempDir, waitForMoreTicks, waitUntil, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { delugeSkip, freePort, startDeluge, waitUntilAsync, type DelugeHarness, type TorrentFile } from '../helpers/deluge';
@@ -95,8 +95,8 @@ test('labelled Deluge torrents arrive byte-identical in their Local Layout from 
     assert.equal(rows(dbPath).has(hNone), false, 'an unlabelled torrent is not recorded');
     assert.equal(await d.webConnected(), true, 'harvester connected the web UI to its daemon');
 
-    // A few more polls: without SEED_RATIO nothing is ever removed from Deluge.
-    await new Promise((r) => setTimeout(r, 2000));
+    // Two more ticks of watch-seeding (each asks Deluge): without SEED_RATIO nothing is ever removed from Deluge.
+    await waitForMoreTicks(run, 'watch-seeding', 2);
     const torrents = await d.torrents();
     assert.deepEqual(Object.keys(torrents).sort(), [hShow, hMovie, hOther, hNone].sort(), 'every torrent is still in Deluge');
     for (const f of [...show, ...movie, ...other, ...unlabelled]) assert.ok(existsSync(join(d.saveDir, f.path)), `${f.path} still seeded`);

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import Database from '../../src/transfers/store/driver';
-import { ev, freePort, ROOT, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, freePort, ROOT, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakePutio, type FakeFileSpec, type FakePutio } from '../fakes/putio-server';
@@ -34,14 +34,6 @@ function hasTransmissionRemote(): boolean {
 }
 
 /** Poll an async check until it gives a value (each round waits on the answer, then 50 ms). */
-async function waitUntilAsync<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ; ) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const USER = 'sonarr';
 const PASSWORD = 'hunter2-but-longer';
 

@@ -11,24 +11,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { freePort, tempDir } from './index';
+import { freePort, tempDir, waitUntilAsync } from './index';
+
+export { waitUntilAsync };
 
 export { freePort };
 
 /** Polls an async `check` until it returns true or the timeout ends. */
-export async function waitUntilAsync(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Is a real Deluge installed here? (apt-get install deluged deluge-web) */
 export function delugeAvailable(): boolean {

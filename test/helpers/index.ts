@@ -31,6 +31,51 @@ export async function waitUntil<T>(check: () => T | undefined | false, timeoutMs
   }
 }
 
+/**
+ * Polls an async check until it gives a value (anything but undefined, null or false) and returns
+ * it. A check that throws is polled again (a server not up yet); the last error is named on timeout.
+ */
+export async function waitUntilAsync<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs: number,
+  what: string,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The ops server of a daemon run (HTTP_BIND 127.0.0.1:0 by default: its `http.listening` line names the port). */
+export function opsUrlOf(run: CliRun): string {
+  const line = run.lines.find((l) => l.event === 'http.listening');
+  if (!line) throw new Error('the daemon has not logged http.listening yet');
+  return String(line.url);
+}
+
+/** How many ticks `loop` has run (the ops server's /api/loops, read from its heartbeat). */
+export async function ticksOf(run: CliRun, loop: string): Promise<number> {
+  const view = (await (await fetch(`${opsUrlOf(run)}/api/loops`)).json()) as { loops: Array<{ name: string; tickCount: number }> };
+  const row = view.loops.find((l) => l.name === loop);
+  if (!row) throw new Error(`no loop "${loop}" in /api/loops`);
+  return row.tickCount;
+}
+
+/** Waits until `loop` has run `n` more ticks than now: "a few more polls", without guessing their time. */
+export async function waitForMoreTicks(run: CliRun, loop: string, n: number, timeoutMs = 30_000): Promise<void> {
+  const from = await ticksOf(run, loop);
+  await waitUntilAsync(async () => (await ticksOf(run, loop)) >= from + n, timeoutMs, `${n} more ticks of ${loop}`);
+}
+
 export function markerLines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
