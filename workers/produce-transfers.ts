@@ -3,7 +3,7 @@
 import { defineLoop, type LoopContext } from '../src/loop';
 import type { RemoteTransfer } from '../src/transfers/model';
 import { daemonTick, openDaemon, type Daemon } from './support/daemon';
-import { remoteCall } from './support/remote-call';
+import { remoteCall } from '../src/transfers/net/remote-call';
 import { AuthError } from '../src/transfers/clients/errors';
 import { clearAlert, raiseAlert } from '../src/transfers/alerts';
 

@@ -10,7 +10,7 @@ import { awaitingImport, giveUpImport, importWaitOver, markImported } from '../s
 import { recordedPath } from '../src/transfers/layout';
 import { formatDuration } from '../src/transfers/units';
 import { daemonTick, openDaemon, type Daemon } from './support/daemon';
-import { remoteCall } from './support/remote-call';
+import { remoteCall } from '../src/transfers/net/remote-call';
 
 let daemon: Daemon;
 let arrs: ArrClient[] = [];

@@ -6,7 +6,7 @@ import { defineLoop } from '../src/loop';
 import { NotFoundError } from '../src/transfers/clients/errors';
 import { seedLimitReached } from '../src/transfers/transmission/seed-limits';
 import { daemonTick, openDaemon, type Daemon } from './support/daemon';
-import { remoteCall } from './support/remote-call';
+import { remoteCall } from '../src/transfers/net/remote-call';
 
 let daemon: Daemon;
 const LEASE_MS = 30_000;

@@ -46,10 +46,15 @@ export async function confirmWorking(ctx: LoopContext<unknown>): Promise<void> {
   }
 }
 
-/** A daemon loop's tick, followed by confirmWorking once it has ended without an error. */
-export function daemonTick(tick: (ctx: LoopContext<unknown>) => Promise<void>): (ctx: LoopContext<unknown>) => Promise<void> {
-  return async (ctx) => {
-    await tick(ctx);
+/**
+ * A daemon loop's tick, followed by confirmWorking once it has ended without an error.
+ * `state` is what the loop's setup returned (the runtime hands it to every tick).
+ */
+export function daemonTick<State = unknown>(
+  tick: (ctx: LoopContext<unknown>, state: State) => Promise<void>,
+): (ctx: LoopContext<unknown>, state: State) => Promise<void> {
+  return async (ctx, state) => {
+    await tick(ctx, state);
     await confirmWorking(ctx);
   };
 }
