@@ -17,7 +17,7 @@ import type { DownloadClient } from '../../src/transfers/clients/types';
 import { parseRequest } from '../../src/transfers/transmission/envelope';
 import { handleRpc, RpcState } from '../../src/transfers/transmission/methods';
 import { memoryLogger } from '../helpers';
-import { NOTIFICATION_EVENTS, discordPayload } from '../../src/transfers/notifiers';
+import { NOTIFICATION_EVENTS, discordPayload } from '../../src/transfers/notify/notifiers';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-12-01T12:00:00Z');
