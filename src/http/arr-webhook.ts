@@ -27,11 +27,11 @@
 //
 // The ops server runs in the main thread: the work here is one indexed read (by
 // hash) and, for a transfer to import, the same claimed transition as
-// watch-imported (src/transfers/imports.ts).
+// the import step (src/transfers/import/mark-imported.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { markImported, type ImportOutcome } from '../transfers/imports';
+import { markImported, type ImportOutcome } from '../transfers/import/mark-imported';
 import type { Store } from '../transfers/store/store';
 import { presentedToken } from './auth';
 
