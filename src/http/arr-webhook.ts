@@ -110,7 +110,7 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
-/** What the webhook needs of the store: find by hash, and the import transition (imports.ts). */
+/** What the webhook needs of the store: find by hash, and the import transition (import/mark-imported.ts). */
 export type WebhookStore = Pick<Store, 'byHash' | 'claim' | 'transition' | 'releaseClaim' | 'get'>;
 
 export interface ArrWebhookOptions {
