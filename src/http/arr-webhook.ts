@@ -27,11 +27,11 @@
 //
 // The ops server runs in the main thread: the work here is one indexed read (by
 // hash) and, for a transfer to import, the same claimed transition as
-// watch-imported (src/transfers/imports.ts).
+// the import step (src/transfers/import/mark-imported.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { markImported, type ImportOutcome } from '../transfers/imports';
+import { markImported, type ImportOutcome } from '../transfers/import/mark-imported';
 import type { Store } from '../transfers/store/store';
 import { presentedToken } from './auth';
 
@@ -110,7 +110,7 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
-/** What the webhook needs of the store: find by hash, and the import transition (imports.ts). */
+/** What the webhook needs of the store: find by hash, and the import transition (import/mark-imported.ts). */
 export type WebhookStore = Pick<Store, 'byHash' | 'claim' | 'transition' | 'releaseClaim' | 'get'>;
 
 export interface ArrWebhookOptions {

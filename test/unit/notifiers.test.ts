@@ -8,9 +8,9 @@ import {
   discordPayload,
   notifyTargets,
   sendNotification,
-  type Notification,
+  type NotificationBody,
   type NotifyTarget,
-} from '../../src/transfers/notifiers';
+} from '../../src/transfers/notify/notifiers';
 import {
   AuthError,
   NetworkError,
@@ -22,7 +22,7 @@ import {
 } from '../../src/transfers/clients/errors';
 import { startFakeWebhook, type FakeWebhook } from '../fakes/webhook-server';
 
-function note(overrides: Partial<Notification> = {}): Notification {
+function note(overrides: Partial<NotificationBody> = {}): NotificationBody {
   return {
     id: 'n-0001',
     event: 'download.finished',

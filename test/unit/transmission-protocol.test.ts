@@ -11,7 +11,7 @@ import { parseIds, parseRequest, RpcError, toSnake } from '../../src/transfers/t
 import { reportedLayout, torrentObject, type TorrentView } from '../../src/transfers/transmission/fields';
 import { InvalidTorrentError, MAX_TORRENT_BYTES, parseFilename, parseMetainfo, parseTorrentBytes } from '../../src/transfers/transmission/metainfo';
 import { reportedStatus } from '../../src/transfers/transmission/status';
-import { seedLimitReached } from '../../src/transfers/transmission/seed-limits';
+import { seedLimitReached } from '../../src/transfers/seeding/seed-limits';
 import { PUTIO_STATUSES } from '../../src/transfers/clients/putio-status';
 import type { Transfer, TransferFile, TransferState } from '../../src/transfers/model';
 

@@ -25,31 +25,40 @@ export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
   // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
   const released = await store.releaseClaimsOf(owner);
   if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);
-  opened = { config, store, client: createClient(config), owner };
-  return opened;
+  const daemon: Daemon = { config, store, client: createClient(config), owner };
+  runs.set(ctx, { daemon, working: false });
+  return daemon;
 }
 
-/** One loop per worker thread: the daemon this worker opened. */
-let opened: Daemon | undefined;
-let working = false;
+/**
+ * The daemon a loop run opened, and whether it was confirmed working, keyed by its ctx (the
+ * runtime hands setup, every tick and teardown the same one; a restart is a new worker, a new ctx).
+ */
+const runs = new WeakMap<LoopContext<unknown>, { daemon: Daemon; working: boolean }>();
 
 /**
  * The loop works again: an open alert.loop-gave-up about it (raised by the
- * main thread when an earlier process gave it up) is resolved, once per worker.
+ * main thread when an earlier process gave it up) is resolved, once per loop run (worker).
  * Called after a tick that ended without an error, or when a service is up.
  */
 export async function confirmWorking(ctx: LoopContext<unknown>): Promise<void> {
-  if (working || !opened || ctx.signal.aborted) return;
-  working = true;
-  if (await clearAlert(opened.store, 'alert.loop-gave-up', ctx.name)) {
+  const run = runs.get(ctx);
+  if (!run || run.working || ctx.signal.aborted) return;
+  run.working = true;
+  if (await clearAlert(run.daemon.store, 'alert.loop-gave-up', ctx.name)) {
     ctx.log.info({ event: 'loop.recovered' }, `${ctx.name} works again: its gave-up alert is resolved`);
   }
 }
 
-/** A daemon loop's tick, followed by confirmWorking once it has ended without an error. */
-export function daemonTick(tick: (ctx: LoopContext<unknown>) => Promise<void>): (ctx: LoopContext<unknown>) => Promise<void> {
-  return async (ctx) => {
-    await tick(ctx);
+/**
+ * A daemon loop's tick, followed by confirmWorking once it has ended without an error.
+ * `state` is what the loop's setup returned (the runtime hands it to every tick).
+ */
+export function daemonTick<State = unknown>(
+  tick: (ctx: LoopContext<unknown>, state: State) => Promise<void>,
+): (ctx: LoopContext<unknown>, state: State) => Promise<void> {
+  return async (ctx, state) => {
+    await tick(ctx, state);
     await confirmWorking(ctx);
   };
 }

@@ -31,7 +31,7 @@ import { FILE_FIELDS, reportedLayout, SONARR_FIELDS, torrentObject, type Torrent
 import { deleteLocalCopy } from './local-data';
 import { InvalidTorrentError, parseFilename, parseMetainfo } from './metainfo';
 import { reportedStatus } from './status';
-import { stallWarning } from '../stall';
+import { stallWarning } from './stall';
 import { compareQueue, QUEUE_STATES, type QueueMove } from '../queue';
 
 /** What Sonarr/Radarr/transmission-remote see as the server's version: >= 4.0 so Sonarr sends labels. */

@@ -2,7 +2,7 @@
 // crash of the loop: it is logged (one line, no secrets) and tried again next
 // tick. Only bugs and store errors crash a loop (and get it restarted).
 import type { Logger } from 'pino';
-import { isClientError } from '../../src/transfers/clients/errors';
+import { isClientError } from '../clients/errors';
 
 export async function remoteCall<T>(
   log: Logger, event: string, what: string, fn: () => Promise<T>, onProblem?: (err: Error) => Promise<unknown>,

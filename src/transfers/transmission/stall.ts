@@ -9,8 +9,8 @@
 // (upsertRemote stamps remoteProgressAt whenever the seedbox's progress
 // changes). Only transfers not finished on the seedbox (`pending`) can stall:
 // from `queued` on, the bytes are harvester's own to fetch.
-import type { Transfer } from './model';
-import { formatDuration } from './units';
+import type { Transfer } from '../model';
+import { formatDuration } from '../units';
 
 export const STALL_WARNING = 'stalled on the seedbox';
 

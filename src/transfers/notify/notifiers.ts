@@ -1,21 +1,24 @@
 // Notifications out: a Discord webhook (DISCORD_WEBHOOK_URL) and a generic JSON
 // webhook (WEBHOOK_URL). One attempt per call, classified, so that the notify
-// loop (which owns retries and the queue in the store) can decide:
+// step (send-outbox.ts, which owns retries and the queue in the store) can decide:
 //   2xx -> ok; 429 -> RateLimitedError (retry after retryAfterMs);
 //   5xx, timeout, connection failure -> retryable; any other 4xx -> permanent.
 // A webhook URL carries its token in the path: it never appears in an error
 // (errors name "discord webhook", not the URL), nor in a log line.
 // The original had no timeout and no 429 handling (original-system.md 9, 12b):
 // a hung webhook wedged every producer. Here each call has a time limit.
-import { ClientError, RateLimitedError } from './clients/errors';
-import { errorForStatus, requestText, type FetchLike } from './net/http';
+import { ClientError, RateLimitedError } from '../clients/errors';
+import { errorForStatus, requestText, type FetchLike } from '../net/http';
 
-import { NOTIFICATION_EVENTS, type NotificationEvent } from './model';
+import { NOTIFICATION_EVENTS, type NotificationEvent } from '../model';
 
 export { NOTIFICATION_EVENTS, type NotificationEvent };
 
-/** The JSON body of the generic webhook (DESIGN.md 5, Notifications). */
-export interface Notification {
+/**
+ * The JSON body of the generic webhook (DESIGN.md 5, Notifications), built from an outbox row
+ * (`Notification` in model.ts) by webhook-body.ts; the Discord body is made from it too.
+ */
+export interface NotificationBody {
   /** Unique; the receiver's dedupe key (a retry sends the same id). */
   id: string;
   event: NotificationEvent;
@@ -62,7 +65,7 @@ export function targetName(target: NotifyTarget): string {
  * a ClientError: RateLimitedError, RemoteError/TimeoutError/NetworkError
  * (retryable), or AuthError/NotFoundError/RejectedError (permanent).
  */
-export async function sendNotification(target: NotifyTarget, notification: Notification, opts: SendOptions = {}): Promise<SendResult> {
+export async function sendNotification(target: NotifyTarget, notification: NotificationBody, opts: SendOptions = {}): Promise<SendResult> {
   const operation = `${targetName(target)} POST`;
   const body = target.kind === 'discord' ? discordPayload(notification) : notification;
   const res = await requestText({
@@ -131,7 +134,7 @@ const TEMPLATES: Record<NotificationEvent, { emoji: string; text: string; alert?
  * for failures and alerts. `allowed_mentions: { parse: [] }` because a
  * transfer name is remote data: "@everyone.S01E01" must not ping a server.
  */
-export function discordPayload(n: Notification): Record<string, unknown> {
+export function discordPayload(n: NotificationBody): Record<string, unknown> {
   const template = TEMPLATES[n.event] ?? { emoji: 'ℹ️', text: n.event };
   const name = escapeMarkdown(n.name);
   const base = { allowed_mentions: { parse: [] as string[] } };
