@@ -13,7 +13,7 @@ import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
 import { clearAlert, raiseAlert } from '../alerts';
-import { ClaimLostError, DiskFullError, SizeMismatchError } from './errors';
+import { ClaimLostError, DiskFullError, DownloadsPausedError, SizeMismatchError } from './errors';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
@@ -59,6 +59,8 @@ interface Active {
   meter: RateMeter;
   startedAt: number;
   done: Promise<void>;
+  /** Stops this transfer's files (set once it runs). */
+  abort?: AbortController;
 }
 
 export class Downloader {
@@ -69,6 +71,8 @@ export class Downloader {
   private readonly limiter: RateLimiter | undefined;
   /** The open disk-full incident (for its alert and its recovery line). */
   private diskFull: { since: number; neededBytes: number } | undefined;
+  /** Bytes fetched since the last takeDownloadedBytes() (the status page's history). */
+  private untakenBytes = 0;
 
   constructor(private readonly o: DownloaderOptions) {
     this.slots = new Semaphore(o.maxParallel);
@@ -106,6 +110,27 @@ export class Downloader {
     return this.active.size;
   }
 
+  /** Files being fetched now: each holds one connection to the seedbox. */
+  get connectionsInUse(): number {
+    return this.o.maxParallel - this.slots.free;
+  }
+
+  /** Bytes fetched since the last call. */
+  takeDownloadedBytes(): number {
+    const n = this.untakenBytes;
+    this.untakenBytes = 0;
+    return n;
+  }
+
+  /**
+   * Every download was paused: stop the ones in flight now. Each keeps its .part files and its
+   * `downloading` state, its claim released, so the first fill() after the resume takes it up again.
+   */
+  pauseAll(): number {
+    for (const a of this.active.values()) a.abort?.abort(new DownloadsPausedError());
+    return this.active.size;
+  }
+
   /** Wait until every download in flight has settled (after the stop signal, they stop at the next chunk). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
@@ -124,6 +149,7 @@ export class Downloader {
     const { store, owner, log } = this.o;
     const t = a.transfer;
     const abort = new AbortController();
+    a.abort = abort;
     // Every file in flight listens on this signal several times (its request, its body, its pipeline,
     // a slot wait): bounded by MAX_PARALLEL, not a leak, but past Node's default of 10 it warns on stderr.
     setMaxListeners(LISTENERS_PER_FILE * this.o.maxParallel + 10, abort.signal);
@@ -211,6 +237,7 @@ export class Downloader {
                 fileBytes += bytes;
                 a.doneBytes += bytes;
                 a.meter.add(bytes);
+                this.untakenBytes += bytes;
                 done.set(f.remote.path, fileBytes);
                 void persist(false).catch(() => undefined);
               },
@@ -236,7 +263,8 @@ export class Downloader {
     }));
     if (firstError !== undefined) {
       await persist(true).catch(() => undefined);
-      throw abort.signal.reason instanceof ClaimLostError || this.o.signal.aborted ? abort.signal.reason : firstError;
+      const stopped = abort.signal.reason instanceof ClaimLostError || abort.signal.reason instanceof DownloadsPausedError || this.o.signal.aborted;
+      throw stopped ? abort.signal.reason : firstError;
     }
   }
 
@@ -286,6 +314,11 @@ export class Downloader {
     }
     if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
       log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
+      return;
+    }
+    if (signal.reason instanceof DownloadsPausedError) {
+      await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
+      log.info({ event: 'download.paused', name: a.name, doneBytes: a.doneBytes }, `download of "${a.name}" paused: will resume from its .part files`);
       return;
     }
     if (this.o.signal.aborted) {

@@ -36,3 +36,11 @@ export class DiskFullError extends Error {
     super(`not enough free space in DOWNLOAD_DIR: ${neededBytes} bytes needed (with MIN_FREE_SPACE), ${freeBytes} free`);
   }
 }
+
+/** Every download was paused (POST /api/downloads/pause): the transfer stops, keeps its .part files, and waits. */
+export class DownloadsPausedError extends Error {
+  override name = 'DownloadsPausedError';
+  constructor() {
+    super('downloads are paused');
+  }
+}
