@@ -80,6 +80,7 @@ function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() =
   return {
     logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
     store, outbox, secrets: secretValues(config), maxAttempts: config.maxAttempts,
+    seedRatio: config.seedRatio, downloadDir: config.downloadDir, client: config.downloadClient, label: config.targetLabel,
   };
 }
 
