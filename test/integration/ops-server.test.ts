@@ -557,7 +557,17 @@ test('live updates stream the fragment as server-sent events, and closing the se
     const first = JSON.parse(/event: fragment\ndata: (.*)\n/.exec(text)![1]!) as string;
     assert.match(first, /<table class="loops">/, 'a fragment of the page');
     const started = Date.now();
-    await server.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      server.close(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          // Let the cleanup close the server: the client gives up the stream.
+          void reader.cancel().catch(() => undefined);
+          reject(new Error('server.close() still waits on the open stream after 3 s'));
+        }, 3000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     for (;;) {
       const { done } = await reader.read().catch(() => ({ done: true }));
       if (done) break;
