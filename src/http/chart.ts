@@ -48,7 +48,8 @@ export function renderRateChart(p: PictureView): string {
   }).join('');
   const ticks: string[] = [];
   const first = p.from - (p.from % (6 * 3_600_000)) + 6 * 3_600_000;
-  for (let at = first; at < p.to; at += 6 * 3_600_000) {
+  // A label too close to the right edge would be cut.
+  for (let at = first; x(at) < W - R - 22; at += 6 * 3_600_000) {
     ticks.push(`<line class="grid" x1="${x(at).toFixed(1)}" x2="${x(at).toFixed(1)}" y1="${T}" y2="${H - B}"/><text class="tick" x="${x(at).toFixed(1)}" y="${H - B + 5}" dominant-baseline="hanging" text-anchor="middle">${esc(clock(at))}</text>`);
   }
   return `<svg class="chart" id="rate-chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="rate-chart-title" data-points="${p.rate.length}" data-max-rate="${Math.max(...p.rate)}">

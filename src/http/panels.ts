@@ -59,18 +59,16 @@ export async function seedboxView(
   for (const t of await store.list({ state: 'skipped', limit })) {
     view.excluded.push({ id: t.id, name: t.name, state: t.state, reason: 'already finished on the seedbox at the first start (FIRST_RUN=new), or imported as done from the Go original: never downloaded' });
   }
+  // Failed transfers have their own rows (with Retry); left out here are those the seedbox's
+  // names make impossible to fetch (a File Name that would land outside DOWNLOAD_DIR).
   for (const t of await store.list({ state: 'failed', limit })) {
-    view.excluded.push({ id: t.id, name: t.localName ?? t.name, state: t.state, reason: clean(failedReason(t)) });
+    if (t.lastError && REFUSED.test(t.lastError)) view.excluded.push({ id: t.id, name: t.name, state: t.state, reason: clean(t.lastError) });
   }
   return view;
 }
 
-function failedReason(t: Transfer): string {
-  const why = t.lastError ?? 'failed';
-  return /outside DOWNLOAD_DIR|hostile|refused/i.test(why)
-    ? `refused: ${why}`
-    : `failed after ${t.attempts} attempt(s): ${why} (Retry queues it again)`;
-}
+/** The errors of a File Name refused (layout.ts HostileNameError, OutsideDownloadDirError). */
+const REFUSED = /^refused File Name |outside DOWNLOAD_DIR/;
 
 // --- Alerts
 

@@ -509,6 +509,10 @@ test("the seedbox's unfinished transfers, the alerts firing and the last 24 hour
   try {
     await store.upsertRemote('putio', { remoteId: '7', name: 'Still<b>.Coming', remoteStatus: 'DOWNLOADING', progress: 42.5, finished: false, totalBytes: 10, eta: 600 });
     await store.importRecord('putio', '8', 'skipped', 'Old.Baseline');
+    for (const [id, error] of [['9', 'refused File Name "../../etc/passwd": leaves its folder'], ['10', 'HTTP 500']]) {
+      await store.upsertRemote('putio', { remoteId: id, name: `Name.${id}`, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
+      await store.recordFailure(`putio:${id}`, new Error(error), { maxAttempts: 1 });
+    }
     await store.setMeta('alert.disk-full:DOWNLOAD_DIR', String(Date.now() - 60_000));
     await store.setMeta('alert.auth-failed:putio', 'clear');
     const now = Date.now();
@@ -517,8 +521,9 @@ test("the seedbox's unfinished transfers, the alerts firing and the last 24 hour
       await sup.start();
       const seedbox = JSON.parse((await get(server, '/api/seedbox')).text);
       assert.deepEqual(seedbox.unfinished.map((u: Record<string, unknown>) => [u.id, u.status, u.progress, u.etaSeconds]), [['putio:7', 'DOWNLOADING', 42.5, 600]]);
-      assert.deepEqual(seedbox.excluded.map((x: Record<string, unknown>) => x.id), ['putio:8']);
+      assert.deepEqual(seedbox.excluded.map((x: Record<string, unknown>) => x.id), ['putio:8', 'putio:9'], 'a failure to retry is not left out; a refused File Name is');
       assert.match(seedbox.excluded[0].reason, /FIRST_RUN=new/);
+      assert.match(seedbox.excluded[1].reason, /refused File Name/);
       const alerts = JSON.parse((await get(server, '/api/alerts')).text);
       assert.deepEqual(alerts.map((a: Record<string, unknown>) => a.kind), ['alert.disk-full'], 'a cleared alert is not shown');
       const history = JSON.parse((await get(server, '/api/history')).text);
