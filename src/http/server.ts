@@ -142,6 +142,8 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
     if (!actionsStore) return json(res, 503, { error: 'actions need the daemon\'s store (not available under harvester run --config)' });
     const by = requester(req, auth.required);
     const result = await run({ store: actionsStore, downloadDir: o.downloadDir ?? null, by, owner: `${process.pid}:ops` });
+    // The page reloads right after an action: it shows the change, not a cached read from before it.
+    if (result.changed) for (const c of [counts, seedbox, paused]) c?.clear();
     log.info({ event: 'http.action', action, ...(transferId !== undefined ? { transferId } : {}), by, status: result.status, changed: result.changed, ...result.detail },
       `${action}${transferId !== undefined ? ` ${transferId}` : ''} by ${by}: ${result.message}`);
     json(res, result.status, { action, ...(transferId !== undefined ? { transferId } : {}), changed: result.changed, message: result.message });

@@ -66,4 +66,9 @@ export class Cached<T> {
     }
     return this.value.data;
   }
+
+  /** The next get() reads again (after an action changed what it caches). */
+  clear(): void {
+    this.value = undefined;
+  }
 }
