@@ -241,6 +241,7 @@ test('actions from the page work against the real daemon (Retry makes a failed t
     mkdirSync(join(ROOT, 'docs'), { recursive: true });
     await page.evaluate(() => { const n = document.getElementById('notice'); if (n) n.hidden = true; });
     await big.waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => /^[1-9][\d.]* [KM]iB\/s$/.test(document.querySelector('#downloads li.download .rate')?.textContent ?? ''), null, { timeout: 10_000 });
     const desktop = await page.screenshot({ fullPage: true });
     writeFileSync(join(ROOT, 'docs', 'status-page-desktop.png'), desktop);
     assert.ok(pixelStats(desktop).colors >= 8, 'the desktop screenshot is not blank');
