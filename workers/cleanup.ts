@@ -27,6 +27,7 @@ export default defineLoop({
       lastPruneAt = now;
       const pruned = await store.pruneCleaned(now - config.retentionMs);
       await store.pruneNotifications(now - config.retentionMs);
+      await store.pruneDownloadHistory(now - config.retentionMs);
       if (pruned > 0) ctx.log.info({ event: 'cleanup.pruned', count: pruned }, `forgot ${pruned} transfer(s) cleaned before RETENTION`);
     }
     if (cleanupOff(config)) return;

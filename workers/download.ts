@@ -3,14 +3,22 @@
 // across ticks; each tick only claims more work while slots are free.
 import { defineLoop } from '../src/loop';
 import { Downloader } from '../src/transfers/download/downloader';
+import { DownloadHistoryBatch } from '../src/transfers/download/history';
+import { downloadsPause } from '../src/transfers/downloads-pause';
+import type { Store } from '../src/transfers/store/store';
 import { daemonTick, openDaemon } from './support/daemon';
 
 let downloader: Downloader;
+let store: Store;
+/** Bytes per minute for the status page's chart, written every 10 s. */
+const history = new DownloadHistoryBatch(10_000);
 
 export default defineLoop({
   intervalMs: 1000,
   async setup(ctx) {
-    const { config, store, client, owner } = await openDaemon(ctx);
+    const daemon = await openDaemon(ctx);
+    const { config, client, owner } = daemon;
+    store = daemon.store;
     downloader = new Downloader({
       store, client, owner,
       downloadDir: config.downloadDir,
@@ -29,10 +37,19 @@ export default defineLoop({
       minFreeBytes: config.minFreeSpaceBytes,
     });
     // LIFO: downloads settle (keeping their .part files) before the store closes.
-    ctx.defer(() => downloader.drain());
+    ctx.defer(async () => {
+      await downloader.drain();
+      history.add(downloader.takeDownloadedBytes());
+      await history.flush(store, true);
+    });
   },
   tick: daemonTick(async (ctx) => {
-    await downloader.fill();
-    ctx.setStatus({ active: downloader.progress() });
+    // Paused from the status page (a flag in the store): claim nothing, stop what is in flight.
+    const paused = (await downloadsPause(store)).paused;
+    if (paused) downloader.pauseAll();
+    else await downloader.fill();
+    history.add(downloader.takeDownloadedBytes());
+    await history.flush(store);
+    ctx.setStatus({ active: downloader.progress(), connections: downloader.connectionsInUse, paused });
   }),
 });

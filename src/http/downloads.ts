@@ -10,12 +10,16 @@ import { runtimeStatusOf, type TransfersSource } from './sources';
 
 export interface DownloadsSnapshot {
   active: TransferProgress[];
+  /** Files being fetched (one connection each), as the loop last said; null: not known. */
+  connections: number | null;
+  /** The loop's last word on the global pause; null: not known. */
+  paused: boolean | null;
   /** When the download loop last answered; 0 = never. */
   at: number;
 }
 
 export class DownloadsWatcher {
-  private snapshot: DownloadsSnapshot = { active: [], at: 0 };
+  private snapshot: DownloadsSnapshot = { active: [], connections: null, paused: null, at: 0 };
   /** Ids in the last sample. */
   private inFlight = new Set<string>();
   /**
@@ -43,7 +47,7 @@ export class DownloadsWatcher {
 
   /** The latest sample; empty when the download loop has not answered for `staleMs`. */
   current(staleMs = 5000): DownloadsSnapshot {
-    return this.now() - this.snapshot.at <= staleMs ? this.snapshot : { active: [], at: this.snapshot.at };
+    return this.now() - this.snapshot.at <= staleMs ? this.snapshot : { active: [], connections: null, paused: null, at: this.snapshot.at };
   }
 
   async sample(): Promise<void> {
@@ -65,7 +69,9 @@ export class DownloadsWatcher {
       const gone = [...this.inFlight].filter((id) => !seen.has(id));
       this.inFlight = seen;
       this.lastSampleAt = now;
-      this.snapshot = { active, at: now };
+      const detail = status.detail as { connections?: unknown; paused?: unknown };
+      const connections = typeof detail.connections === 'number' && Number.isFinite(detail.connections) ? detail.connections : null;
+      this.snapshot = { active, connections, paused: typeof detail.paused === 'boolean' ? detail.paused : null, at: now };
       // The stretch between the last sample and the end of a transfer: the store has its final bytes.
       if (this.store) {
         for (const id of gone) {

@@ -82,6 +82,7 @@ function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() =
     logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
     store, outbox, secrets: secretValues(config), maxAttempts: config.maxAttempts,
     ...(config.arrWebhookToken ? { arrWebhook: { token: config.arrWebhookToken, store, owner: `${process.pid}:ops-server` } } : {}),
+    seedRatio: config.seedRatio, downloadDir: config.downloadDir, client: config.downloadClient, label: config.targetLabel,
   };
 }
 

@@ -5,7 +5,10 @@
 // escaped here, and the Content-Security-Policy allows no inline script or
 // style, so a hostile name stays text even if an escape were missed.
 import type { LoopsView, TransfersView, LoopView, ActiveDownload, TransferView } from './views';
+import type { DownloadsPause } from '../transfers/downloads-pause';
+import { renderConnectionsChart, renderRateChart } from './chart';
 import { ago, bytes, duration, eta, rate } from './format';
+import type { AlertView, PictureView, SeedboxView } from './panels';
 
 export const REFRESH_MS = 2000;
 
@@ -30,6 +33,15 @@ export function escapeHtml(value: unknown): string {
 export interface PageModel {
   loops: LoopsView;
   transfers: TransfersView;
+  seedbox?: SeedboxView;
+  alerts?: AlertView[];
+  picture?: PictureView;
+  /** The global pause flag; null when not known. */
+  paused?: DownloadsPause | null;
+  /** Action buttons are shown (the daemon's store is there). */
+  actions?: boolean;
+  /** The session's CSRF token, in the full page only. */
+  csrf?: string;
 }
 
 export function renderPage(m: PageModel): string {
@@ -40,6 +52,7 @@ export function renderPage(m: PageModel): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <meta name="referrer" content="no-referrer">
+<meta name="csrf-token" content="${escapeHtml(m.csrf ?? '')}">
 <title>${escapeHtml(title(m))}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="status.css">
@@ -48,9 +61,14 @@ export function renderPage(m: PageModel): string {
 </head>
 <body>
 <p id="offline" class="offline" role="alert" hidden></p>
+<p id="notice" class="notice" role="status" hidden></p>
 <main id="status" data-refresh-ms="${REFRESH_MS}" aria-live="polite">
 ${renderFragment(m)}
 </main>
+<dialog id="confirm" aria-labelledby="confirm-text">
+<p id="confirm-text"></p>
+<div class="buttons"><button type="button" id="confirm-no">Cancel</button> <button type="button" id="confirm-yes" class="primary">OK</button></div>
+</dialog>
 </body>
 </html>
 `;
@@ -75,10 +93,65 @@ export function renderFragment(m: PageModel): string {
 <p class="meta">v${escapeHtml(h.version)} · pid ${h.pid} · up ${escapeHtml(duration(h.uptimeMs))}</p>
 </header>
 </div>
-${downloadsSection(m.transfers.active)}
+${alertsBanner(m.alerts ?? [])}
+${downloadsSection(m.transfers.active, m.paused ?? null, m.actions === true)}
+${m.picture ? pictureSection(m.picture) : ''}
+${m.seedbox ? seedboxSection(m.seedbox) : ''}
 ${loopsSection(m.loops.loops)}
-${transfersSection(m.transfers)}
-<footer class="foot">Refreshes every ${REFRESH_MS / 1000} s · <a href="api/loops">loops</a> · <a href="api/transfers">transfers</a> · <a href="metrics">metrics</a></footer>`;
+${transfersSection(m.transfers, m.actions === true)}
+<footer class="foot">Live · <a href="api/loops">loops</a> · <a href="api/transfers">transfers</a> · <a href="api/seedbox">seedbox</a> · <a href="api/history">history</a> · <a href="metrics">metrics</a></footer>`;
+}
+
+/** A button for one action; the page's script asks `confirm` before it POSTs. */
+function actionButton(action: string, label: string, confirm: string, id?: string, cls = ''): string {
+  return `<button type="button" class="act${cls ? ` ${cls}` : ''}" data-action="${escapeHtml(action)}"${id !== undefined ? ` data-id="${escapeHtml(id)}"` : ''} data-confirm="${escapeHtml(confirm)}">${escapeHtml(label)}</button>`;
+}
+
+function alertsBanner(alerts: AlertView[]): string {
+  if (alerts.length === 0) return '';
+  return `<section id="alerts" class="alerts" role="alert" aria-label="Alerts">
+${alerts.map((a) => `<div class="alert" data-kind="${escapeHtml(a.kind)}"><b>${escapeHtml(a.title)}</b> <span class="when">(since ${escapeHtml(ago(Date.now() - a.since))})</span><div class="todo">${escapeHtml(a.todo)}</div></div>`).join('\n')}
+</section>`;
+}
+
+function pictureSection(p: PictureView): string {
+  const restarts = p.restarts.length
+    ? `<ul class="restarts-list">${p.restarts.slice(-10).reverse().map((r) => `<li><span class="state bad">${escapeHtml(r.loop)}</span> restarted ${escapeHtml(ago(Date.now() - r.at))} (${escapeHtml(r.reason)})</li>`).join('')}</ul>`
+    : '<p class="empty">No loop restarted in the last 24 h.</p>';
+  return `<section id="picture" aria-labelledby="h-picture">
+<h2 id="h-picture">Last 24 hours <span class="count">${escapeHtml(bytes(p.bytes))} downloaded</span></h2>
+<figure class="card">
+${renderRateChart(p)}
+<figcaption><span class="key rate-key">download rate</span> <span class="key bar-key">bytes per hour</span> <span class="key restart-key">a loop restarted</span></figcaption>
+</figure>
+<figure class="card">
+${renderConnectionsChart(p)}
+<figcaption><span>Connections in use: <b id="connections-now">${p.connectionsNow ?? '–'}</b></span> <span>(most in each 10 minutes since harvester started)</span></figcaption>
+</figure>
+${restarts}
+</section>`;
+}
+
+function seedboxSection(v: SeedboxView): string {
+  const label = v.label ? ` under <b>${escapeHtml(v.label)}</b>` : '';
+  const rows = v.unfinished.map((u) => `<tr data-id="${escapeHtml(u.id)}">
+<td data-label="Name" class="name"><div>${escapeHtml(u.name)}</div>${u.error ? `<div class="error">${escapeHtml(u.error)}</div>` : ''}</td>
+<td data-label="Seedbox">${escapeHtml(u.status || '–')}</td>
+<td data-label="Progress" class="progress">${progressBar(u.progress, 100, `${u.name}: ${u.progress.toFixed(1)}% on the seedbox`)} <span class="pct">${u.progress.toFixed(1)}%</span></td>
+<td data-label="ETA">${u.etaSeconds === null ? '–' : escapeHtml(eta(u.etaSeconds))}</td>
+</tr>`).join('\n');
+  const excluded = v.excluded.map((x) => `<li data-id="${escapeHtml(x.id)}"><span class="name">${escapeHtml(x.name)}</span> <span class="state idle">${escapeHtml(x.state)}</span>: <span class="reason">${escapeHtml(x.reason)}</span></li>`).join('');
+  return `<section id="seedbox" aria-labelledby="h-seedbox">
+<h2 id="h-seedbox">On the seedbox${v.client ? ` (${escapeHtml(v.client)})` : ''} <span class="count">${v.unfinished.length} not finished there</span></h2>
+<p class="meta">What the seedbox lists${label} and has not finished yet; harvester fetches each once it is complete there.</p>
+${v.unfinished.length ? `<table class="seedbox">
+<thead><tr><th>Name</th><th>Seedbox</th><th>Progress</th><th>ETA</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>` : '<p class="empty">Nothing unfinished on the seedbox.</p>'}
+${excluded ? `<h3>Left out</h3><ul class="excluded">${excluded}</ul>` : ''}
+</section>`;
 }
 
 function progressBar(done: number, total: number, label: string): string {
@@ -91,14 +164,21 @@ function pct(p: number | null): string {
   return p === null ? '–' : `${p.toFixed(1)}%`;
 }
 
-function downloadsSection(active: ActiveDownload[]): string {
+function downloadsSection(active: ActiveDownload[], paused: DownloadsPause | null, actions: boolean): string {
+  const button = !actions || paused === null ? ''
+    : paused.paused
+      ? actionButton('downloads.resume', 'Resume', 'Resume downloads? Paused transfers continue from their .part files.', undefined, 'primary')
+      : actionButton('downloads.pause', 'Pause', 'Pause every download? Nothing new starts, and downloads in flight stop (their .part files are kept to resume from).');
+  const pausedNote = paused?.paused
+    ? `<p class="paused" id="paused-note">Downloads are paused${paused.by ? ` (by ${escapeHtml(paused.by)}${paused.at ? `, ${escapeHtml(ago(Date.now() - paused.at))}` : ''})` : ''}.</p>` : '';
   const items = active.map((a) => `<li class="download" data-id="${escapeHtml(a.id)}">
 <div class="name">${escapeHtml(a.name)}</div>
 ${progressBar(a.doneBytes, a.totalBytes, `${a.name}: ${pct(a.percent)}`)}
 <div class="figures"><span class="pct">${pct(a.percent)}</span><span>${escapeHtml(bytes(a.doneBytes))} of ${escapeHtml(bytes(a.totalBytes))}</span><span class="rate">${a.rate === null ? '–' : escapeHtml(rate(a.rate))}</span><span class="eta">${a.etaSeconds === null ? '' : `${escapeHtml(eta(a.etaSeconds))} left`}</span></div>
 </li>`).join('\n');
   return `<section id="downloads" aria-labelledby="h-downloads">
-<h2 id="h-downloads">Downloading <span class="count">${active.length}</span></h2>
+<h2 id="h-downloads">Downloading <span class="count">${active.length}</span> ${button}</h2>
+${pausedNote}
 ${active.length ? `<ul class="downloads">\n${items}\n</ul>` : '<p class="empty">Nothing is downloading.</p>'}
 </section>`;
 }
@@ -133,34 +213,49 @@ ${loops.map(loopRow).join('\n')}
 }
 
 const TRANSFER_CLASS: Record<string, string> = {
-  pending: 'idle', queued: 'warn', downloading: 'busy', downloaded: 'ok', imported: 'ok', seeding: 'ok', cleaned: 'idle', failed: 'bad',
+  pending: 'idle', queued: 'warn', downloading: 'busy', downloaded: 'ok', imported: 'ok', seeding: 'ok', done: 'ok', cleaned: 'idle', failed: 'bad',
 };
 
-function transferRow(t: TransferView, now: number): string {
+/** The actions a transfer's row offers, by its state (the server refuses, with the reason, what it may not do). */
+function transferActions(t: TransferView): string {
+  const out: string[] = [];
+  const name = `"${t.name}"`;
+  if (t.state === 'failed') out.push(actionButton('retry', 'Retry', `Retry ${name}? It is queued again, its attempts reset.`, t.id, 'primary'));
+  if (t.hasLocalCopy && t.state !== 'downloaded') {
+    out.push(actionButton('delete-local', 'Delete local copy', `Delete the local copy of ${name} from DOWNLOAD_DIR? Sonarr/Radarr imported it; the seedbox is not touched.`, t.id));
+  }
+  if (t.state !== 'downloading') {
+    out.push(actionButton('forget', 'Forget', `Forget ${name}? harvester drops its record; files on disk and on the seedbox are untouched, and a transfer still on the seedbox is found again at the next listing.`, t.id));
+  }
+  return out.join(' ');
+}
+
+function transferRow(t: TransferView, now: number, actions = false): string {
   // A failed attempt waiting out its backoff says when the next one is.
   const next = t.state === 'queued' && t.attempts > 0 && t.nextAttemptInMs !== null
     ? `, next ${t.nextAttemptInMs > 0 ? `in ${duration(Math.max(1000, t.nextAttemptInMs))}` : 'now'}` : '';
   const error = t.lastError ? `<div class="error">${escapeHtml(t.lastError)}${t.attempts ? ` <span class="when">(attempt ${t.attempts}${escapeHtml(next)})</span>` : ''}</div>` : '';
   return `<tr data-id="${escapeHtml(t.id)}">
 <td data-label="Name" class="name"><div>${escapeHtml(t.name)}</div>${error}</td>
-<td data-label="State"><span class="state ${TRANSFER_CLASS[t.state] ?? 'idle'}">${escapeHtml(t.state)}</span></td>
+<td data-label="State"><span class="state ${TRANSFER_CLASS[t.shownState ?? t.state] ?? 'idle'}"${t.shownState === 'done' ? ' title="kept on the seedbox: no seed ratio to wait for (SEED_RATIO=never)"' : ''}>${escapeHtml(t.shownState ?? t.state)}</span></td>
 <td data-label="Progress" class="progress">${progressBar(t.doneBytes, t.totalBytes, `${t.name}: ${pct(t.percent)}`)} <span class="pct">${pct(t.percent)}</span> <span class="size">${escapeHtml(bytes(t.totalBytes))}</span></td>
 <td data-label="Updated">${escapeHtml(ago(now - t.updatedAt))}</td>
+${actions ? `<td data-label="Actions" class="actions">${transferActions(t)}</td>` : ''}
 </tr>`;
 }
 
-function transfersSection(v: TransfersView): string {
+function transfersSection(v: TransfersView, actions = false): string {
   const now = Date.now();
-  const counts = Object.entries(v.counts)
+  const counts = Object.entries(v.shownCounts ?? v.counts)
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `<li><span class="state ${TRANSFER_CLASS[state] ?? 'idle'}">${escapeHtml(state)}</span> <b>${n}</b></li>`)
     .join('');
-  const rows = v.transfers.map((t) => transferRow(t, now)).join('\n');
+  const rows = v.transfers.map((t) => transferRow(t, now, actions)).join('\n');
   return `<section id="transfers" aria-labelledby="h-transfers">
 <h2 id="h-transfers">Transfers <span class="count">${v.total}</span></h2>
 ${counts ? `<ul class="counts">${counts}</ul>` : ''}
 ${v.transfers.length ? `<table class="transfers">
-<thead><tr><th>Name</th><th>State</th><th>Progress</th><th>Updated</th></tr></thead>
+<thead><tr><th>Name</th><th>State</th><th>Progress</th><th>Updated</th>${actions ? '<th>Actions</th>' : ''}</tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -209,8 +304,40 @@ td.progress progress { width: 8em; vertical-align: middle; }
 .counts { list-style: none; margin: 0 0 8px; padding: 0; display: flex; flex-wrap: wrap; gap: 4px 14px; }
 .foot { margin: 20px 0 8px; font-size: .85rem; }
 a { color: var(--busy); }
+h3 { font-size: .95rem; margin: 12px 0 4px; }
+button.act, dialog button { font: inherit; font-size: .85rem; padding: 3px 10px; border-radius: 6px; border: 1px solid var(--line); background: var(--card); color: var(--fg); cursor: pointer; margin: 2px 4px 2px 0; }
+button.act.primary, dialog button.primary { background: var(--busy); border-color: var(--busy); color: #fff; }
+button.act:disabled { opacity: .5; cursor: progress; }
+h2 button.act { vertical-align: middle; margin-left: 8px; }
+td.actions { white-space: nowrap; }
+dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--card); color: var(--fg); max-width: min(90vw, 480px); padding: 16px; }
+dialog::backdrop { background: rgba(0, 0, 0, .4); }
+dialog .buttons { text-align: right; }
+.notice { margin: 0; padding: 8px 12px; font-weight: 600; text-align: center; color: #fff; }
+.notice.ok { background: var(--ok); } .notice.bad { background: var(--bad); }
+.alerts { display: grid; gap: 6px; margin-top: 12px; }
+.alert { border: 1px solid var(--bad); border-left-width: 6px; border-radius: 8px; padding: 8px 12px; background: var(--card); }
+.alert .todo { font-size: .9rem; margin-top: 2px; }
+.paused { margin: 0 0 8px; color: var(--warn); font-weight: 600; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px; margin: 0 0 8px; }
+figcaption { font-size: .85rem; color: var(--muted); display: flex; flex-wrap: wrap; gap: 2px 14px; }
+svg.chart { display: block; width: 100%; height: auto; }
+svg.chart .axis { stroke: var(--muted); stroke-width: 1; }
+svg.chart .grid { stroke: var(--line); stroke-width: 1; }
+svg.chart .tick { fill: var(--muted); font-size: 11px; font-family: inherit; }
+svg.chart .bar { fill: var(--busy); opacity: .22; }
+svg.chart .rate { fill: none; stroke: var(--busy); stroke-width: 2; stroke-linejoin: round; }
+svg.chart .restart { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 4 3; }
+svg.chart .connections { fill: none; stroke: var(--ok); stroke-width: 2; }
+.key::before { content: ""; display: inline-block; width: 14px; height: 4px; margin-right: 4px; vertical-align: middle; }
+.rate-key::before { background: var(--busy); } .bar-key::before { background: var(--busy); opacity: .3; height: 10px; }
+.restart-key::before { border-top: 2px dashed var(--bad); height: 0; }
+.restarts-list, .excluded { margin: 4px 0; padding-left: 18px; font-size: .9rem; }
+.excluded .reason { color: var(--muted); }
 @media (max-width: 640px) {
   main { padding: 8px; }
+  svg.chart .tick { font-size: 24px; }
+  svg.chart .rate { stroke-width: 3; }
   table, thead, tbody, tr, td { display: block; width: 100%; }
   table { border: 0; background: none; }
   thead { display: none; }
@@ -220,6 +347,8 @@ a { color: var(--busy); }
   td.name::before, td.loop-name::before { display: none; }
   td.name, td.loop-name { font-weight: 600; }
   td.progress progress { width: 45%; }
+  td.actions { white-space: normal; }
+  td.actions::before { display: none; }
   table.loops tr { display: flex; flex-wrap: wrap; column-gap: 4px; }
   table.loops td { width: auto; }
   table.loops td::before { min-width: 0; margin-right: 4px; }
@@ -232,8 +361,42 @@ export const PAGE_JS = `'use strict';
 (function () {
   var root = document.getElementById('status');
   var banner = document.getElementById('offline');
+  var notice = document.getElementById('notice');
+  var dialog = document.getElementById('confirm');
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
   var every = Number(root.getAttribute('data-refresh-ms')) || 2000;
   var timer = null;
+  var stream = null;
+  function swap(html) {
+    root.innerHTML = html;
+    var s = root.querySelector('[data-title]');
+    if (s) document.title = s.getAttribute('data-title');
+    banner.hidden = true;
+    root.setAttribute('data-updated', String(Date.now()));
+  }
+  function lost(e) {
+    banner.textContent = 'Lost contact with harvester (' + (e && e.message ? e.message : 'unreachable') + '). Retrying…';
+    banner.hidden = false;
+  }
+  // Live updates: server-sent events where the browser has them; polling otherwise, and while
+  // the stream is broken (it is tried again after each poll that worked).
+  function listen() {
+    if (!window.EventSource || stream) return false;
+    stream = new EventSource('api/events');
+    stream.addEventListener('fragment', function (ev) {
+      clearTimeout(timer);
+      swap(JSON.parse(ev.data));
+      root.setAttribute('data-live', 'events');
+    });
+    stream.onerror = function () {
+      if (stream) stream.close();
+      stream = null;
+      root.setAttribute('data-live', 'polling');
+      refresh();
+    };
+    return true;
+  }
   function schedule() { clearTimeout(timer); timer = setTimeout(refresh, every); }
   function refresh() {
     if (document.hidden) { schedule(); return; }
@@ -243,19 +406,45 @@ export const PAGE_JS = `'use strict';
         return res.text();
       })
       .then(function (html) {
-        root.innerHTML = html;
-        var s = root.querySelector('[data-title]');
-        if (s) document.title = s.getAttribute('data-title');
-        banner.hidden = true;
-        root.setAttribute('data-updated', String(Date.now()));
+        swap(html);
+        if (!stream && !listen()) schedule();
       })
-      .catch(function (e) {
-        banner.textContent = 'Lost contact with harvester (' + (e && e.message ? e.message : 'unreachable') + '). Retrying…';
-        banner.hidden = false;
-      })
-      .then(schedule);
+      .catch(function (e) { lost(e); schedule(); });
   }
-  document.addEventListener('visibilitychange', function () { if (!document.hidden) refresh(); });
-  schedule();
+  function say(ok, text) {
+    notice.textContent = text;
+    notice.className = 'notice ' + (ok ? 'ok' : 'bad');
+    notice.hidden = false;
+  }
+  function send(button) {
+    var action = button.getAttribute('data-action');
+    var url = action.indexOf('downloads.') === 0
+      ? 'api/downloads/' + action.slice('downloads.'.length)
+      : 'api/transfers/' + encodeURIComponent(button.getAttribute('data-id')) + '/' + action;
+    button.disabled = true;
+    fetch(url, { method: 'POST', cache: 'no-store', credentials: 'same-origin', headers: { 'x-csrf-token': csrf } })
+      .then(function (res) {
+        return res.json().then(function (body) { say(res.ok, body.message || body.error || ('HTTP ' + res.status)); });
+      })
+      .catch(function (e) { say(false, 'The action did not reach harvester (' + (e && e.message ? e.message : 'unreachable') + ')'); })
+      .then(function () { button.disabled = false; refresh(); });
+  }
+  var pending = null;
+  document.getElementById('confirm-yes').addEventListener('click', function () {
+    dialog.close();
+    if (pending) send(pending);
+    pending = null;
+  });
+  document.getElementById('confirm-no').addEventListener('click', function () { pending = null; dialog.close(); });
+  root.addEventListener('click', function (ev) {
+    var button = ev.target && ev.target.closest ? ev.target.closest('button[data-action]') : null;
+    if (!button) return;
+    pending = button;
+    document.getElementById('confirm-text').textContent = button.getAttribute('data-confirm') || ('Run ' + button.textContent + '?');
+    document.getElementById('confirm-yes').textContent = button.textContent;
+    dialog.showModal();
+  });
+  document.addEventListener('visibilitychange', function () { if (!document.hidden && !stream) refresh(); });
+  if (!listen()) schedule();
 })();
 `;

@@ -6,14 +6,31 @@
 import type { Supervisor } from '../supervisor/supervisor';
 import type { LoopRuntimeStatus } from '../loop/protocol';
 import type { Transfer, TransferState } from '../transfers/model';
-import type { ListQuery } from '../transfers/store/store';
+import type { DownloadedBytes, ListQuery } from '../transfers/store/store';
 import type { NotificationCounts } from '../transfers/store/ops-stats';
 
-/** The part of the Store the ops server uses (reads only). */
+/** The part of the Store the ops server reads (short indexed queries). */
 export interface TransfersSource {
   countByState(): Promise<Record<TransferState, number>>;
   list(query?: ListQuery): Promise<Transfer[]>;
   get(id: string): Promise<Transfer | undefined>;
+  getMeta?(key: string): Promise<string | undefined>;
+  downloadHistory?(since: number): Promise<DownloadedBytes[]>;
+}
+
+/**
+ * The few store operations the page's actions need (each one short transaction): what
+ * `harvester retry | forget` do, the global pause flag, and the claim cleanup takes to delete a
+ * local copy. Per-transfer pause and queue order come with setPaused and moveInQueue.
+ */
+export interface ActionsStore extends TransfersSource {
+  retry(id: string): Promise<boolean>;
+  forget(id: string): Promise<boolean>;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  claim(id: string, owner: string, leaseMs: number): Promise<Transfer | undefined>;
+  releaseClaim(id: string, owner: string): Promise<boolean>;
+  markLocalDeleted(id: string, owner: string): Promise<boolean>;
 }
 
 export interface OutboxSource {
@@ -48,5 +65,10 @@ export class Cached<T> {
       data.catch(() => { if (this.value?.data === data) this.value = undefined; });
     }
     return this.value.data;
+  }
+
+  /** The next get() reads again (after an action changed what it caches). */
+  clear(): void {
+    this.value = undefined;
   }
 }

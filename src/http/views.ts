@@ -5,6 +5,7 @@ import type { LoopPhase, LoopStatusRow } from '../supervisor/loop-handle';
 import type { Supervisor } from '../supervisor/supervisor';
 import { TRANSFER_STATES, type Transfer, type TransferState } from '../transfers/model';
 import { scrub } from '../transfers/net/redact';
+import { seedLimitReached } from '../transfers/seeding/seed-limits';
 import type { DownloadsWatcher } from './downloads';
 import { percent } from './format';
 import { runtimeStatusOf, type Cached, type TransfersSource } from './sources';
@@ -53,7 +54,15 @@ export interface TransferView {
   id: string;
   name: string;
   state: TransferState;
+  /**
+   * The state as a person reads it: `done` for a transfer that is kept on the seedbox for good
+   * (no seed ratio: SEED_RATIO=never, or unlimited by torrent-set); `seeding` only while a ratio
+   * or seed time is awaited. Otherwise the state itself.
+   */
+  shownState?: string;
   category: string | null;
+  /** A local copy exists (downloaded, not deleted by cleanup or by hand). */
+  hasLocalCopy?: boolean;
   doneBytes: number;
   totalBytes: number;
   percent: number | null;
@@ -81,6 +90,11 @@ export interface TransfersView {
   retrying: TransferView[];
   /** MAX_ATTEMPTS (attempts before a transfer is `failed` for good); null when not known (`run --config`). */
   maxAttempts: number | null;
+  /**
+   * The counts by the state a person reads (TransferView.shownState): `seeding` split into `done`
+   * and `seeding` where every seeding transfer was listed, `seeding or done` where not.
+   */
+  shownCounts?: Record<string, number>;
 }
 
 export interface ViewContext {
@@ -95,6 +109,8 @@ export interface ViewContext {
   downloads: DownloadsWatcher;
   /** MAX_ATTEMPTS of the daemon's configuration. */
   maxAttempts?: number;
+  /** SEED_RATIO as settled by the configuration (null: never remove); undefined when not known. */
+  seedRatio?: number | null;
   now?: () => number;
 }
 
@@ -174,13 +190,13 @@ export async function transfersView(ctx: ViewContext, q: TransfersQuery = { stat
     for (const state of q.states) {
       if (counts[state] === 0) continue;
       const rows = await store.list({ state, limit: q.limit });
-      transfers.push(...rows.map((t) => transferView(t, ctx.secrets, now)));
+      transfers.push(...rows.map((t) => transferView(t, ctx, now)));
       more += Math.max(0, counts[state] - rows.length);
     }
     // A failed attempt puts a transfer back in `queued` until its backoff ends.
     if (counts.queued > 0) {
       const rows = await store.list({ state: 'queued', retrying: true, limit: q.limit });
-      retrying.push(...rows.map((t) => transferView(t, ctx.secrets, now)));
+      retrying.push(...rows.map((t) => transferView(t, ctx, now)));
     }
   }
   const live = ctx.downloads.current().active;
@@ -195,15 +211,38 @@ export async function transfersView(ctx: ViewContext, q: TransfersQuery = { stat
     }
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { counts, total, active, transfers, limit: q.limit, more, retrying, maxAttempts: ctx.maxAttempts ?? null };
+  const shownCounts: Record<string, number> = { ...counts };
+  if (ctx.seedRatio !== undefined && counts.seeding > 0) {
+    const seeding = transfers.filter((t) => t.state === 'seeding');
+    delete shownCounts.seeding;
+    if (seeding.length === counts.seeding) {
+      const done = seeding.filter((t) => t.shownState === 'done').length;
+      if (counts.seeding - done > 0) shownCounts.seeding = counts.seeding - done;
+      if (done > 0) shownCounts.done = done;
+    } else {
+      shownCounts['seeding or done'] = counts.seeding;
+    }
+  }
+  return { counts, total, active, transfers, limit: q.limit, more, retrying, maxAttempts: ctx.maxAttempts ?? null, shownCounts };
 }
 
-function transferView(t: Transfer, secrets: readonly string[], now: number): TransferView {
+/** See TransferView.shownState. */
+export function shownState(t: Transfer, seedRatio: number | null | undefined, now: number): string {
+  if (t.state !== 'seeding' || seedRatio === undefined) return t.state;
+  const verdict = seedLimitReached(t, seedRatio, now);
+  const awaitsIdle = t.seedIdleMode === 1 && typeof t.seedIdleLimit === 'number';
+  return verdict.ratioLimit === null && !awaitsIdle ? 'done' : 'seeding';
+}
+
+function transferView(t: Transfer, ctx: ViewContext, now: number): TransferView {
+  const secrets = ctx.secrets;
   return {
     id: t.id,
     name: t.localName ?? t.name,
     state: t.state,
+    shownState: shownState(t, ctx.seedRatio, now),
     category: t.category,
+    hasLocalCopy: t.localName !== null && !t.localDeletedAt && ['downloaded', 'imported', 'seeding', 'cleaned'].includes(t.state),
     doneBytes: t.doneBytes,
     totalBytes: t.totalBytes,
     percent: percent(t.doneBytes, t.totalBytes),

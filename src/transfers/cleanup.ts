@@ -46,3 +46,19 @@ function roughly(ms: number): number {
   const unit = ms < 3_600_000 ? 1000 : ms < 86_400_000 ? 60_000 : 3_600_000;
   return Math.max(unit, Math.round(ms / unit) * unit);
 }
+
+/**
+ * Deleting one local copy by hand (the status page's Delete local copy): allowed where cleanup
+ * would be allowed to delete it, without waiting out KEEP_DOWNLOADED_FOR: an *arr imported it
+ * and it lies inside DOWNLOAD_DIR. `already`: it was deleted before (nothing to do).
+ */
+export function manualDeleteDecision(downloadDir: string, t: Transfer): { path: string | null; delete: boolean; already: boolean; reason: string } {
+  if (!t.localName) return { path: null, delete: false, already: false, reason: 'no local copy is known (nothing was downloaded)' };
+  const path = recordedPath(downloadDir, t);
+  if (t.localDeletedAt) return { path, delete: false, already: true, reason: 'the local copy was already deleted' };
+  if (t.importedAt === null || !['imported', 'seeding', 'cleaned'].includes(t.state)) {
+    return { path, delete: false, already: false, reason: `not imported by Sonarr/Radarr yet (${t.state}): the copy is still needed` };
+  }
+  if (!isInside(downloadDir, path)) return { path, delete: false, already: false, reason: 'resolves outside DOWNLOAD_DIR (a symlink?): never touched' };
+  return { path, delete: true, already: false, reason: 'imported, inside DOWNLOAD_DIR' };
+}

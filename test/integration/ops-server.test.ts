@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor';
 import { startOpsServer, type OpsServer, type OpsServerOptions } from '../../src/http/server';
@@ -293,3 +294,289 @@ async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// --- The page's actions (DESIGN.md 9): POSTs only, the token when set, same origin, the session's CSRF token.
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }
+
+/** A raw request (fetch will not send Origin or Sec-Fetch-Site as given). */
+function call(server: OpsServer, method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => {
+        let body: Record<string, unknown> = {};
+        try { body = JSON.parse(text) as Record<string, unknown>; } catch { body = { text }; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A session as the page has one: its cookie and its CSRF token, with the same-origin headers a browser sends. */
+async function session(server: OpsServer, auth: Record<string, string> = {}): Promise<Record<string, string>> {
+  const res = await call(server, 'GET', '/api/session', auth);
+  assert.equal(res.status, 200);
+  const cookie = String(res.headers['set-cookie']);
+  assert.match(cookie, /^harvester_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/, 'the session cookie is HttpOnly and SameSite=Strict');
+  return { ...auth, cookie: cookie.split(';')[0]!, 'x-csrf-token': String(res.body.csrfToken), origin: `http://127.0.0.1:${server.port}` };
+}
+
+/** A store with one transfer in each state the actions care about, and a Local Layout on disk for the imported ones. */
+async function actionsStore(dir: string): Promise<{ store: SqliteStore; downloads: string }> {
+  const downloads = join(dir, 'downloads');
+  mkdirSync(downloads, { recursive: true });
+  const store = new SqliteStore(join(dir, 'state.db'));
+  const remote = (remoteId: string) => ({ remoteId, name: `Show.${remoteId}`, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
+  for (const id of ['failed', 'other-failed', 'done', 'imported', 'outside']) await store.upsertRemote('local', remote(id));
+  await store.recordFailure('local:failed', new Error('HTTP 404'), { maxAttempts: 1 });
+  await store.recordFailure('local:other-failed', new Error('HTTP 404'), { maxAttempts: 1 });
+  const walk = async (id: string, to: 'downloaded' | 'imported'): Promise<void> => {
+    assert.ok(await store.claim(id, 'test', 10_000));
+    assert.ok(await store.transition(id, 'test', 'queued', 'downloading'));
+    assert.ok(await store.transition(id, 'test', 'downloading', 'downloaded', { localName: id.slice(6), release: to === 'downloaded' }));
+    if (to === 'imported') assert.ok(await store.transition(id, 'test', 'downloaded', 'imported', { release: true }));
+  };
+  await walk('local:done', 'downloaded');
+  await walk('local:imported', 'imported');
+  await walk('local:outside', 'imported');
+  for (const name of ['done', 'imported']) {
+    mkdirSync(join(downloads, name));
+    writeFileSync(join(downloads, name, 'e01.mkv'), 'x');
+  }
+  // A Local Layout that is a symlink out of DOWNLOAD_DIR: never deleted through it.
+  mkdirSync(join(dir, 'elsewhere'));
+  writeFileSync(join(dir, 'elsewhere', 'keep.mkv'), 'x');
+  symlinkSync(join(dir, 'elsewhere'), join(downloads, 'outside'));
+  return { store, downloads };
+}
+
+test('each action of the page changes the store once (asking again changes nothing), is logged with who asked, and deletes a local copy only where cleanup could', async () => {
+  const dbDir = tempDir();
+  const { store, downloads } = await actionsStore(dbDir);
+  try {
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, downloadDir: downloads, processMetrics: false }, async ({ sup, server, lines }) => {
+      await sup.start();
+      const s = await session(server);
+
+      const retried = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:failed')}/retry`, s);
+      assert.equal(retried.status, 200, JSON.stringify(retried.body));
+      assert.equal(retried.body.changed, true);
+      assert.deepEqual([(await store.get('local:failed'))?.state, (await store.get('local:failed'))?.attempts], ['queued', 0]);
+      const again = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:failed')}/retry`, s);
+      assert.deepEqual([again.status, again.body.changed], [200, false], 'retrying a transfer already queued again changes nothing');
+      const notFailed = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:done')}/retry`, s);
+      assert.equal(notFailed.status, 409);
+      assert.match(String(notFailed.body.message), /is downloaded, not failed: nothing to retry/);
+
+      const paused = await call(server, 'POST', '/api/downloads/pause', s);
+      assert.deepEqual([paused.status, paused.body.changed], [200, true]);
+      assert.equal(JSON.parse((await store.getMeta('downloads-paused'))!).paused, true);
+      assert.equal((await call(server, 'POST', '/api/downloads/pause', s)).body.changed, false, 'pausing twice is pausing once');
+      assert.equal((await call(server, 'POST', '/api/downloads/resume', s)).body.changed, true);
+      assert.equal(JSON.parse((await store.getMeta('downloads-paused'))!).paused, false);
+
+      // Delete local copy: refused (with the reason) before an import and through a link out of DOWNLOAD_DIR.
+      const early = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:done')}/delete-local`, s);
+      assert.equal(early.status, 409);
+      assert.match(String(early.body.message), /not imported by Sonarr\/Radarr yet/);
+      assert.ok(existsSync(join(downloads, 'done', 'e01.mkv')), 'the copy of a transfer not imported yet is kept');
+      const outside = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:outside')}/delete-local`, s);
+      assert.equal(outside.status, 409);
+      assert.match(String(outside.body.message), /outside DOWNLOAD_DIR/);
+      assert.ok(existsSync(join(dbDir, 'elsewhere', 'keep.mkv')), 'nothing outside DOWNLOAD_DIR is touched');
+      const deleted = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:imported')}/delete-local`, s);
+      assert.deepEqual([deleted.status, deleted.body.changed], [200, true], JSON.stringify(deleted.body));
+      assert.ok(!existsSync(join(downloads, 'imported')), 'the imported copy is deleted');
+      assert.ok((await store.get('local:imported'))?.localDeletedAt, 'and recorded as deleted');
+      assert.equal((await store.get('local:imported'))?.claimOwner, null, 'its claim is given back');
+      assert.equal((await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:imported')}/delete-local`, s)).body.changed, false);
+
+      const forgot = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:other-failed')}/forget`, s);
+      assert.deepEqual([forgot.status, forgot.body.changed], [200, true]);
+      assert.equal(await store.get('local:other-failed'), undefined);
+      const twice = await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:other-failed')}/forget`, s);
+      assert.deepEqual([twice.status, twice.body.changed], [200, false], 'forgetting twice is forgetting once');
+
+      assert.equal((await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:nope')}/retry`, s)).status, 404);
+      assert.equal((await call(server, 'POST', `/api/transfers/${encodeURIComponent('local:done')}/explode`, s)).status, 404);
+      const byGet = await call(server, 'GET', `/api/transfers/${encodeURIComponent('local:done')}/forget`, s);
+      assert.equal(byGet.status, 405, 'no action by GET');
+      assert.ok(await store.get('local:done'), 'the GET forgot nothing');
+
+      const logged = lines.filter((l) => l.event === 'http.action');
+      assert.deepEqual(logged.map((l) => [l.action, l.transferId ?? null, l.changed]), [
+        ['transfer.retry', 'local:failed', true], ['transfer.retry', 'local:failed', false], ['transfer.retry', 'local:done', false],
+        ['downloads.pause', null, true], ['downloads.pause', null, false], ['downloads.resume', null, true],
+        ['transfer.delete-local', 'local:done', false], ['transfer.delete-local', 'local:outside', false], ['transfer.delete-local', 'local:imported', true],
+        ['transfer.delete-local', 'local:imported', false], ['transfer.forget', 'local:other-failed', true], ['transfer.forget', 'local:other-failed', false],
+        ['transfer.retry', 'local:nope', false], ['transfer.explode', 'local:done', false],
+      ]);
+      assert.ok(logged.every((l) => l.by === 'loopback'), 'without a token, who asked is "loopback"');
+    });
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
+test('an action from another origin, without the CSRF token, with another session\'s token or without HTTP_TOKEN is refused and changes nothing', async () => {
+  const dbDir = tempDir();
+  const { store, downloads } = await actionsStore(dbDir);
+  const basic = `Basic ${Buffer.from(`alice:${TOKEN}`).toString('base64')}`;
+  try {
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, downloadDir: downloads, token: TOKEN, secrets: [TOKEN], processMetrics: false }, async ({ sup, server, lines }) => {
+      await sup.start();
+      const s = await session(server, { authorization: basic });
+      const other = await session(server, { authorization: basic });
+      const retry = `/api/transfers/${encodeURIComponent('local:failed')}/retry`;
+      const attempts: Array<[string, Record<string, string>, number]> = [
+        ['no token', { ...s, authorization: '' }, 401],
+        ['another origin', { ...s, origin: 'http://attacker.example' }, 403],
+        ['an opaque origin', { ...s, origin: 'null' }, 403],
+        ['a cross-site fetch without Origin', { authorization: basic, cookie: s.cookie!, 'x-csrf-token': s['x-csrf-token']!, 'sec-fetch-site': 'cross-site' }, 403],
+        ['no CSRF token', { authorization: basic, cookie: s.cookie!, origin: s.origin! }, 403],
+        ['no session cookie', { authorization: basic, 'x-csrf-token': s['x-csrf-token']!, origin: s.origin! }, 403],
+        ["another session's CSRF token", { ...s, 'x-csrf-token': other['x-csrf-token']! }, 403],
+      ];
+      for (const [what, headers, status] of attempts) {
+        const res = await call(server, 'POST', retry, headers);
+        assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
+        assert.equal((await store.get('local:failed'))?.state, 'failed', `${what}: nothing changed`);
+        const pause = await call(server, 'POST', '/api/downloads/pause', headers);
+        assert.equal(pause.status, status, `${what} (pause)`);
+        assert.equal(await store.getMeta('downloads-paused'), undefined, `${what}: downloads not paused`);
+      }
+      assert.equal(lines.filter((l) => l.event === 'http.action').length, 0, 'no action ran');
+      assert.ok(lines.filter((l) => l.event === 'http.action-refused').length >= 10, 'each refusal is logged');
+      // The same request with everything in place works, and says who asked.
+      const ok = await call(server, 'POST', retry, s);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal((await store.get('local:failed'))?.state, 'queued');
+      assert.equal(lines.find((l) => l.event === 'http.action')?.by, 'token:alice');
+      assert.ok(!JSON.stringify(lines).includes(TOKEN), 'no log line carries the token');
+    });
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
+test('the status page carries its session CSRF token and action buttons named by their verb, and reads "done" for a transfer kept on the seedbox', async () => {
+  const dbDir = tempDir();
+  const { store, downloads } = await actionsStore(dbDir);
+  try {
+    assert.ok(await store.claim('local:imported', 'test', 10_000));
+    assert.ok(await store.transition('local:imported', 'test', 'imported', 'seeding', { release: true }));
+    for (const [seedRatio, shown] of [[null, 'done'], [1, 'seeding']] as const) {
+      await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, downloadDir: downloads, seedRatio, processMetrics: false }, async ({ sup, server }) => {
+        await sup.start();
+        const api = JSON.parse((await get(server, '/api/transfers')).text);
+        const seeding = api.transfers.find((t: { id: string }) => t.id === 'local:imported');
+        assert.deepEqual([seeding.state, seeding.shownState], ['seeding', shown], `SEED_RATIO=${seedRatio ?? 'never'}`);
+        const page = await call(server, 'GET', '/');
+        const html = String(page.body.text);
+        assert.match(html, new RegExp(`<tr data-id="local:imported">[\\s\\S]*?<span class="state ok"[^>]*>${shown}</span>`));
+        if (seedRatio !== null) return;
+        const token = /<meta name="csrf-token" content="([\w-]+)">/.exec(html)?.[1];
+        const cookie = String(page.headers['set-cookie']).split(';')[0]!;
+        assert.ok(token, 'the page carries a CSRF token');
+        assert.match(html, /<button type="button" class="act primary" data-action="retry" data-id="local:failed" data-confirm="[^"]+">Retry<\/button>/);
+        assert.match(html, /data-action="forget" data-id="local:failed"[^>]*>Forget<\/button>/);
+        assert.match(html, /data-action="delete-local" data-id="local:imported"[^>]*>Delete local copy<\/button>/);
+        assert.match(html, /data-action="downloads.pause"[^>]*>Pause<\/button>/);
+        // The page's token works for the page's session, as the page's script sends it.
+        const res = await call(server, 'POST', '/api/downloads/pause', { cookie, 'x-csrf-token': token, origin: `http://127.0.0.1:${server.port}` });
+        assert.equal(res.status, 200);
+        await waitUntilAsync(async () => /data-action="downloads.resume"[^>]*>Resume<\/button>/.test(String((await call(server, 'GET', '/partial')).body.text)), 5000, 'the page offers Resume');
+        assert.match(String((await call(server, 'GET', '/partial')).body.text), /Downloads are paused \(by loopback/);
+        await call(server, 'POST', '/api/downloads/resume', { cookie, 'x-csrf-token': token, origin: `http://127.0.0.1:${server.port}` });
+      });
+    }
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
+test("the seedbox's unfinished transfers, the alerts firing and the last 24 hours are served to the page and under /api", async () => {
+  const dbDir = tempDir();
+  const store = new SqliteStore(join(dbDir, 'state.db'));
+  try {
+    await store.upsertRemote('putio', { remoteId: '7', name: 'Still<b>.Coming', remoteStatus: 'DOWNLOADING', progress: 42.5, finished: false, totalBytes: 10, eta: 600 });
+    await store.importRecord('putio', '8', 'skipped', 'Old.Baseline');
+    for (const [id, error] of [['9', 'refused File Name "../../etc/passwd": leaves its folder'], ['10', 'HTTP 500']]) {
+      await store.upsertRemote('putio', { remoteId: id, name: `Name.${id}`, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
+      await store.recordFailure(`putio:${id}`, new Error(error), { maxAttempts: 1 });
+    }
+    await store.setMeta('alert.disk-full:DOWNLOAD_DIR', String(Date.now() - 60_000));
+    await store.setMeta('alert.auth-failed:putio', 'clear');
+    const now = Date.now();
+    await store.recordDownloadedBytes([{ minuteAt: now - 3 * 3_600_000, bytes: 600 * 1024 * 1024 }, { minuteAt: now - 30 * 3_600_000, bytes: 999 }]);
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, client: 'putio', label: 'harvester', processMetrics: false }, async ({ sup, server }) => {
+      await sup.start();
+      const seedbox = JSON.parse((await get(server, '/api/seedbox')).text);
+      assert.deepEqual(seedbox.unfinished.map((u: Record<string, unknown>) => [u.id, u.status, u.progress, u.etaSeconds]), [['putio:7', 'DOWNLOADING', 42.5, 600]]);
+      assert.deepEqual(seedbox.excluded.map((x: Record<string, unknown>) => x.id), ['putio:8', 'putio:9'], 'a failure to retry is not left out; a refused File Name is');
+      assert.match(seedbox.excluded[0].reason, /FIRST_RUN=new/);
+      assert.match(seedbox.excluded[1].reason, /refused File Name/);
+      const alerts = JSON.parse((await get(server, '/api/alerts')).text);
+      assert.deepEqual(alerts.map((a: Record<string, unknown>) => a.kind), ['alert.disk-full'], 'a cleared alert is not shown');
+      const history = JSON.parse((await get(server, '/api/history')).text);
+      assert.equal(history.rate.length, 144, '24 h in 10-minute points');
+      assert.equal(history.hours.length, 24);
+      assert.equal(history.bytes, 600 * 1024 * 1024, 'the bytes of the last 24 h, not older ones');
+      assert.equal(Math.max(...history.rate), Math.round((600 * 1024 * 1024) / 600), 'the 10 minutes that had them show their average rate');
+      const page = (await get(server, '/')).text;
+      assert.match(page, /<section id="alerts" class="alerts" role="alert"[\s\S]*DOWNLOAD_DIR is too full[\s\S]*Free some space there/);
+      assert.match(page, /Still&lt;b&gt;\.Coming/);
+      assert.match(page, /<svg class="chart" id="rate-chart"[^>]*data-points="144"/);
+      assert.equal((page.match(/<rect class="bar"/g) ?? []).length, 24);
+      const points = /<polyline class="rate" points="([^"]+)"/.exec(page)?.[1]?.split(' ') ?? [];
+      assert.equal(points.length, 144);
+    });
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
+test('live updates stream the fragment as server-sent events, and closing the server ends an open stream at once', async () => {
+  await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], {}, async ({ sup, server }) => {
+    await sup.start();
+    const res = await fetch(`${server.url}/api/events`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!/event: fragment\ndata: .*\n\n[\s\S]*event: fragment\ndata: .*\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream stays open');
+      text += decoder.decode(value);
+    }
+    const first = JSON.parse(/event: fragment\ndata: (.*)\n/.exec(text)![1]!) as string;
+    assert.match(first, /<table class="loops">/, 'a fragment of the page');
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      server.close(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          // Let the cleanup close the server: the client gives up the stream.
+          void reader.cancel().catch(() => undefined);
+          reject(new Error('server.close() still waits on the open stream after 3 s'));
+        }, 3000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    for (;;) {
+      const { done } = await reader.read().catch(() => ({ done: true }));
+      if (done) break;
+    }
+    assert.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms with a stream open`);
+  });
+});

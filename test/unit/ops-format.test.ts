@@ -6,7 +6,10 @@ import { presentedToken, TokenCheck } from '../../src/http/auth';
 import { activeOf, DownloadsWatcher } from '../../src/http/downloads';
 import { ago, bytes, duration, eta, percent, plain, rate } from '../../src/http/format';
 import { escapeHtml, renderFragment } from '../../src/http/page';
-import { parseTransfersQuery, type LoopsView, type TransfersView } from '../../src/http/views';
+import { parseTransfersQuery, shownState, type LoopsView, type TransfersView } from '../../src/http/views';
+import { pictureView, PICTURE_BUCKETS, Timeline } from '../../src/http/panels';
+import { renderRateChart } from '../../src/http/chart';
+import type { Transfer } from '../../src/transfers/model';
 import { opsUrl, renderStatus } from '../../src/commands/status';
 
 const req = (authorization?: string): IncomingMessage => ({ headers: authorization ? { authorization } : {} }) as IncomingMessage;
@@ -164,4 +167,44 @@ test('bytes downloaded are counted once each, also when a download resumes after
   assert.equal(await at(7000, []), 1000, 'finished: the last stretch comes from the store');
   assert.equal(await at(8000, [{ id: 'b', doneBytes: 50, startedAt: 100 }]), 1000, 'one already running at the first sight of it counts from there');
   assert.equal(w.current().active.length, 1);
+});
+
+test('a transfer kept on the seedbox for good reads "done"; "seeding" only while a ratio or seed time is awaited', () => {
+  const t = (extra: Partial<Transfer> = {}): Transfer => ({
+    id: 'local:x', client: 'local', remoteId: 'x', name: 'x', hash: 'h', category: null, state: 'seeding', remoteStatus: '', remoteProgress: 100,
+    totalBytes: 1, doneBytes: 1, localName: 'x', seedRatioLimit: null, attempts: 0, lastError: null, nextAttemptAt: null,
+    createdAt: 0, updatedAt: 0, downloadedAt: 1, importedAt: 1, cleanedAt: null, ...extra,
+  });
+  assert.equal(shownState(t(), null, 10), 'done', 'SEED_RATIO=never');
+  assert.equal(shownState(t(), 1.5, 10), 'seeding', 'a ratio is awaited');
+  assert.equal(shownState(t({ seedRatioLimit: 2 }), null, 10), 'seeding', "the transfer's own limit (torrent-set) is awaited");
+  assert.equal(shownState(t({ seedRatioMode: 2 }), 1.5, 10), 'done', 'unlimited by torrent-set: never removed');
+  assert.equal(shownState(t({ seedIdleMode: 1, seedIdleLimit: 60 }), null, 10), 'seeding', 'a seed time is awaited');
+  assert.equal(shownState(t({ state: 'imported' }), null, 10), 'imported', 'other states are themselves');
+  assert.equal(shownState(t(), undefined, 10), 'seeding', 'SEED_RATIO not known (run --config): the state as stored');
+});
+
+test('the picture of the last 24 h: 144 ten-minute rates (the current one over its elapsed part), 24 hourly sums, nothing older', () => {
+  const now = Date.UTC(2026, 11, 1, 12, 5, 0);
+  const timeline = new Timeline(() => now);
+  timeline.sampleConnections(3);
+  timeline.restarted('notify<script>', 'crashed');
+  const p = pictureView([
+    { minuteAt: now - 25 * 3_600_000, bytes: 1e9 },
+    { minuteAt: Date.UTC(2026, 11, 1, 11, 0, 0), bytes: 600_000 },
+    { minuteAt: Date.UTC(2026, 11, 1, 12, 1, 0), bytes: 300_000 },
+  ], timeline, now);
+  assert.equal(p.rate.length, PICTURE_BUCKETS);
+  assert.equal(p.hours.length, 24);
+  assert.equal(p.to, Date.UTC(2026, 11, 1, 12, 10, 0), 'the current bucket is the last');
+  assert.equal(p.rate[PICTURE_BUCKETS - 1], 1000, '300 kB over the 5 minutes of the bucket so far: 1000 B/s');
+  assert.equal(p.rate[PICTURE_BUCKETS - 7], 1000, '600 kB over the 10 minutes from 11:00');
+  assert.equal(p.bytes, 900_000, 'older than 24 h is left out');
+  assert.deepEqual(p.hours.slice(-2).map((h) => h.bytes), [600_000, 300_000]);
+  assert.equal(p.connections[PICTURE_BUCKETS - 1], 3);
+  assert.equal(p.connections[0], null, 'not seen: no value made up');
+  const svg = renderRateChart(p);
+  assert.equal((/<polyline class="rate" points="([^"]+)"/.exec(svg)?.[1] ?? '').split(' ').length, 144);
+  assert.ok(!svg.includes('<script>'), 'a loop name is escaped in the chart');
+  assert.match(svg, /notify&#60;script&#62; restarted \(crashed\)/);
 });

@@ -52,7 +52,7 @@ test('a new database is created with the whole schema, folders included', () => 
   assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['files', 'meta', 'outbox', 'transfers']);
+  assert.deepEqual(tables, ['download_minutes', 'files', 'meta', 'outbox', 'transfers']);
   db.close();
 });
 
@@ -168,6 +168,9 @@ test('a database at every earlier schema version is migrated forward at open, it
       const v3Columns = ['paused_at', 'queue_position', 'remote_eta', 'remote_progress_at', 'import_given_up_at'];
       if (version === 1) assert.deepEqual(newColumns, ['labels', 'seed_ratio_mode', 'seed_idle_limit', 'seed_idle_mode', 'removed_at', ...v3Columns]);
       if (version === 2) assert.deepEqual(newColumns, v3Columns);
+      if (version === 3) assert.deepEqual(newColumns, [], 'v4 adds a table, no column');
+      // v4: the download history starts empty.
+      assert.equal(after.prepare('SELECT count(*) FROM download_minutes').pluck().get(), 0, `v${version}: download_minutes is there, empty`);
       // Every old value is where it was; the new columns start empty.
       const rows = allRows(after);
       for (const table of Object.keys(before)) {
@@ -211,51 +214,73 @@ test('a database at every earlier schema version is migrated forward at open, it
   }
 });
 
-/** A v2 database that already has one of the columns migration 3 adds: that migration fails on its third ALTER TABLE. */
-function v2WithClashingColumn(file: string): void {
-  const db = databaseAtVersion(file, 2);
+/** A v3 database that already has the table migration 4 creates: that migration fails on its CREATE TABLE. */
+function v3WithClashingTable(file: string): void {
+  const db = databaseAtVersion(file, 3);
   writeV1Rows(db);
-  db.exec('ALTER TABLE transfers ADD COLUMN remote_eta INTEGER');
+  db.exec('CREATE TABLE download_minutes (minute INTEGER PRIMARY KEY, bytes INTEGER NOT NULL, note TEXT) STRICT');
+  db.prepare('INSERT INTO download_minutes (minute, bytes, note) VALUES (1, 2, ?)').run('kept');
   db.close();
 }
 
 test('a migration that fails halfway is rolled back: the database stays at its version, unchanged, and opening fails naming the file and the cause', () => {
-  assert.equal(SCHEMA_VERSION, 3, 'this test breaks migration 3; point it at the newest migration when one is added');
+  assert.equal(SCHEMA_VERSION, 4, 'this test breaks migration 4; point it at the newest migration when one is added');
   const file = dbFile();
-  v2WithClashingColumn(file);
+  v3WithClashingTable(file);
   const look = () => {
     const db = new Database(file, { readonly: true });
     try {
-      return { version: db.pragma('user_version', { simple: true }), schema: schemaOf(db), rows: allRows(db) };
+      return {
+        version: db.pragma('user_version', { simple: true }), schema: schemaOf(db), rows: allRows(db),
+        minutes: db.prepare('SELECT * FROM download_minutes').all(),
+      };
     } finally {
       db.close();
     }
   };
   const before = look();
-  assert.equal(before.version, 2);
+  assert.equal(before.version, 3);
 
   assert.throws(
     () => new SqliteStore(file),
-    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('duplicate column name: remote_eta'),
+    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('table download_minutes already exists'),
   );
   const after = look();
-  assert.equal(after.version, 2, 'user_version stays 2');
-  assert.deepEqual(after.schema, before.schema, 'not one of migration 3\'s columns was kept (paused_at and queue_position were added before the failure)');
+  assert.equal(after.version, 3, 'user_version stays 3');
+  assert.deepEqual(after.schema, before.schema, 'the schema is as it was');
   assert.deepEqual(after.rows, before.rows, 'the rows are untouched');
+  assert.deepEqual(after.minutes, [{ minute: 1, bytes: 2, note: 'kept' }], 'the clashing table keeps its row');
   // Trying again changes nothing either: the failure is stable, not a half-upgraded file.
-  assert.throws(() => new SqliteStore(file), /duplicate column name/);
+  assert.throws(() => new SqliteStore(file), /already exists/);
   assert.deepEqual(look(), before);
+});
+
+test('a migration that fails halfway through its statements keeps none of them (migration 3 on a v2 database whose third column exists)', () => {
+  const file = dbFile();
+  const db = databaseAtVersion(file, 2);
+  writeV1Rows(db);
+  db.exec('ALTER TABLE transfers ADD COLUMN remote_eta INTEGER');
+  const before = schemaOf(db);
+  db.close();
+  assert.throws(() => new SqliteStore(file), /duplicate column name: remote_eta/);
+  const after = new Database(file, { readonly: true });
+  try {
+    assert.equal(after.pragma('user_version', { simple: true }), 2);
+    assert.deepEqual(schemaOf(after), before, 'paused_at and queue_position (added before the failure) were not kept, and migration 4 never ran');
+  } finally {
+    after.close();
+  }
 });
 
 test('a failed migration is reported as a StoreError that says the upgrade failed and the database was left as it was', () => {
   const file = dbFile();
-  v2WithClashingColumn(file);
+  v3WithClashingTable(file);
   assert.throws(
     () => new SqliteStore(file),
     (err: unknown) =>
       err instanceof StoreError && err.file === file && err.message.includes(`DB_PATH ${file}`) &&
-      err.code === 'migration-failed' && /schema version 2 to 3 failed/.test(err.message) &&
-      /duplicate column name: remote_eta/.test(err.message) && /still version 2/.test(err.message),
+      err.code === 'migration-failed' && /schema version 3 to 4 failed/.test(err.message) &&
+      /table download_minutes already exists/.test(err.message) && /still version 3/.test(err.message),
   );
 });
 
@@ -358,6 +383,19 @@ test("the seedbox's ETA is kept as it reports it, and the progress time moves on
   t = (await store.upsertRemote('putio', remote('e', { ...downloading, progress: 30, eta: -1 }))).transfer;
   assert.deepEqual([t.remoteEta, t.remoteProgressAt], [null, 170_000], 'a negative ETA means unknown; new progress: new time');
   assert.deepEqual([t.pausedAt, t.queuePosition, t.importGivenUpAt], [null, null, null], 'the other new columns start empty');
+});
+
+test('bytes downloaded add up per minute, are read back from a time on, and RETENTION prunes the old minutes', async () => {
+  const store = open(dbFile());
+  const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
+  await store.recordDownloadedBytes([{ minuteAt: t0 + 5_000, bytes: 100 }, { minuteAt: t0 + 59_999, bytes: 50 }, { minuteAt: t0 + 60_000, bytes: 7 }]);
+  await store.recordDownloadedBytes([{ minuteAt: t0 + 1, bytes: 1 }, { minuteAt: t0 + 120_000, bytes: 0 }]);
+  assert.deepEqual(await store.downloadHistory(t0), [{ minuteAt: t0, bytes: 151 }, { minuteAt: t0 + 60_000, bytes: 7 }],
+    'two batches into one minute add up; a batch row of 0 bytes writes nothing');
+  assert.deepEqual(await store.downloadHistory(t0 + 60_000), [{ minuteAt: t0 + 60_000, bytes: 7 }]);
+  assert.equal(await store.pruneDownloadHistory(t0 + 60_000), 1);
+  assert.deepEqual(await store.downloadHistory(0), [{ minuteAt: t0 + 60_000, bytes: 7 }]);
+  await store.close();
 });
 
 test('claims are exclusive across two connections to the same file', async () => {

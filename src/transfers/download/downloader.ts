@@ -14,7 +14,7 @@ import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
 import { clearAlert, raiseAlert } from '../alerts';
-import { ClaimLostError, DiskFullError, PausedError, SizeMismatchError } from './errors';
+import { ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
@@ -74,6 +74,8 @@ export class Downloader {
   private diskFull: { since: number; neededBytes: number } | undefined;
   /** The last Local Layout being chosen (layOut runs one at a time). */
   private laying: Promise<unknown> = Promise.resolve();
+  /** Bytes fetched since the last takeDownloadedBytes() (the status page's history). */
+  private untakenBytes = 0;
 
   constructor(private readonly o: DownloaderOptions) {
     this.slots = new Semaphore(o.maxParallel);
@@ -123,6 +125,27 @@ export class Downloader {
   }
 
   get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Files being fetched now: each holds one connection to the seedbox. */
+  get connectionsInUse(): number {
+    return this.o.maxParallel - this.slots.free;
+  }
+
+  /** Bytes fetched since the last call. */
+  takeDownloadedBytes(): number {
+    const n = this.untakenBytes;
+    this.untakenBytes = 0;
+    return n;
+  }
+
+  /**
+   * Every download was paused: stop the ones in flight now. Each keeps its .part files and its
+   * `downloading` state, its claim released, so the first fill() after the resume takes it up again.
+   */
+  pauseAll(): number {
+    for (const a of this.active.values()) a.abort?.abort(new DownloadsPausedError());
     return this.active.size;
   }
 
@@ -263,6 +286,7 @@ export class Downloader {
                 fileBytes += bytes;
                 a.doneBytes += bytes;
                 a.meter.add(bytes);
+                this.untakenBytes += bytes;
                 done.set(f.remote.path, fileBytes);
                 void persist(false).catch(() => undefined);
               },
@@ -289,7 +313,8 @@ export class Downloader {
     if (firstError !== undefined) {
       await persist(true).catch(() => undefined);
       const reason: unknown = abort.signal.reason;
-      throw reason instanceof ClaimLostError || reason instanceof PausedError || this.o.signal.aborted ? reason : firstError;
+      const stopped = reason instanceof ClaimLostError || reason instanceof PausedError || reason instanceof DownloadsPausedError || this.o.signal.aborted;
+      throw stopped ? reason : firstError;
     }
   }
 
@@ -341,12 +366,18 @@ export class Downloader {
       log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
       return;
     }
-    if (err instanceof PausedError || signal.reason instanceof PausedError) {
-      // Paused: not a failure. It stays `downloading` with its progress; claimNext skips it until resumed.
+    const paused = signal.reason instanceof DownloadsPausedError ? 'all'
+      : err instanceof PausedError || signal.reason instanceof PausedError ? 'transfer' : undefined;
+    if (paused) {
+      // Paused (this transfer, or every download): not a failure. It stays `downloading` with its
+      // progress; claimNext skips a paused transfer, and the loop claims nothing while all are paused.
       await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
       // The stored progress counts the bytes of the cut file too (a.doneBytes gave them back for a retry).
       const doneBytes = (await this.o.store.get(t.id).catch(() => undefined))?.doneBytes ?? a.doneBytes;
-      log.info({ event: 'download.paused', name: a.name, doneBytes, totalBytes: a.totalBytes }, `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
+      log.info({ event: 'download.paused', name: a.name, doneBytes, totalBytes: a.totalBytes, scope: paused },
+        paused === 'all'
+          ? `download of "${a.name}" paused with every download: will resume from its .part files`
+          : `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
       return;
     }
     if (this.o.signal.aborted) {

@@ -47,3 +47,11 @@ export class PausedError extends Error {
     super(`${transferId} paused`);
   }
 }
+
+/** Every download was paused (POST /api/downloads/pause): the transfer stops, keeps its .part files, and waits. */
+export class DownloadsPausedError extends Error {
+  override name = 'DownloadsPausedError';
+  constructor() {
+    super('downloads are paused');
+  }
+}

@@ -94,6 +94,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE transfers ADD COLUMN remote_progress_at INTEGER; -- when the seedbox's progress last changed (stalls)
   ALTER TABLE transfers ADD COLUMN import_given_up_at INTEGER; -- IMPORT_TIMEOUT passed: the *arr is no longer asked
   `,
+  // 4: bytes downloaded per minute, for the status page's picture of the last hours (written by
+  // the download loop in batches, pruned with RETENTION).
+  `
+  CREATE TABLE download_minutes (
+    minute INTEGER PRIMARY KEY,                -- Unix time in minutes (ms / 60000, floored)
+    bytes  INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this code writes and understands. */

@@ -27,6 +27,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
   MAX_LEASE_MS,
   errorText,
+  type DownloadedBytes,
   type FailureOptions,
   type FailureResult,
   type ListQuery,
@@ -755,6 +756,24 @@ export class SqliteStore implements Store {
     return this.sql.pruneNotifications.run(olderThan).changes;
   }
 
+  async recordDownloadedBytes(batch: readonly DownloadedBytes[]): Promise<void> {
+    const add = this.sql.addDownloadedBytes;
+    this.db.transaction(() => {
+      for (const b of batch) {
+        if (b.bytes > 0) add.run({ minute: Math.floor(b.minuteAt / 60_000), bytes: Math.round(b.bytes) });
+      }
+    }).immediate();
+  }
+
+  async downloadHistory(since: number): Promise<DownloadedBytes[]> {
+    const rows = this.sql.downloadHistory.all(Math.floor(since / 60_000)) as Array<{ minute: number; bytes: number }>;
+    return rows.map((r) => ({ minuteAt: r.minute * 60_000, bytes: r.bytes }));
+  }
+
+  async pruneDownloadHistory(olderThan: number): Promise<number> {
+    return this.sql.pruneDownloadHistory.run(Math.floor(olderThan / 60_000)).changes;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -878,6 +897,11 @@ function prepare(db: Database.Database) {
       'UPDATE transfers SET local_deleted_at = @now, updated_at = @now WHERE id = @id AND claim_owner = @owner AND local_deleted_at IS NULL',
     ),
     pruneCleaned: db.prepare("DELETE FROM transfers WHERE state = 'cleaned' AND cleaned_at < ?"),
+    addDownloadedBytes: db.prepare(
+      'INSERT INTO download_minutes (minute, bytes) VALUES (@minute, @bytes) ON CONFLICT (minute) DO UPDATE SET bytes = bytes + excluded.bytes',
+    ),
+    downloadHistory: db.prepare('SELECT minute, bytes FROM download_minutes WHERE minute >= ? ORDER BY minute'),
+    pruneDownloadHistory: db.prepare('DELETE FROM download_minutes WHERE minute < ?'),
     pruneNotifications: db.prepare(`
       DELETE FROM outbox WHERE (sent_at IS NOT NULL OR gave_up_at IS NOT NULL) AND coalesce(sent_at, gave_up_at) < ?`),
   };

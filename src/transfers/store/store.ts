@@ -123,6 +123,13 @@ export interface FailureResult {
   nextAttemptAt: number | null;
 }
 
+/** Bytes downloaded in one minute. */
+export interface DownloadedBytes {
+  /** Start of the minute, ms since the epoch (a multiple of 60 000). */
+  minuteAt: number;
+  bytes: number;
+}
+
 export interface NotificationFailureOptions {
   maxAttempts: number;
   backoff?: BackoffPolicy;
@@ -242,11 +249,19 @@ export interface Store {
   /** A failed send: retry with backoff, or give up after maxAttempts. */
   markFailed(id: string, owner: string, error: unknown, opts: NotificationFailureOptions): Promise<'retry' | 'gave-up' | 'lost'>;
 
+  // --- Download history (the status page's chart)
+  /** Add bytes downloaded to their minutes (one transaction for the batch). */
+  recordDownloadedBytes(batch: readonly DownloadedBytes[]): Promise<void>;
+  /** The minutes with bytes downloaded from `since` on (ms), oldest first. */
+  downloadHistory(since: number): Promise<DownloadedBytes[]>;
+
   // --- Housekeeping
   /** Forget transfers cleaned before `olderThan` (RETENTION). */
   pruneCleaned(olderThan: number): Promise<number>;
   /** Forget notifications sent or given up before `olderThan`. */
   pruneNotifications(olderThan: number): Promise<number>;
+  /** Forget the download history of minutes before `olderThan` (RETENTION). */
+  pruneDownloadHistory(olderThan: number): Promise<number>;
   close(): Promise<void>;
 }
 
