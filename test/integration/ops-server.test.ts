@@ -10,7 +10,7 @@ import { Supervisor } from '../../src/supervisor';
 import { startOpsServer, type OpsServer, type OpsServerOptions } from '../../src/http/server';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import { OpsStats } from '../../src/transfers/store/ops-stats';
-import { EventLog, fixture, memoryLogger, quiet, removeDir, tempDir, waitForMarker } from '../helpers';
+import { EventLog, fixture, memoryLogger, quiet, removeDir, tempDir, waitForMarker, waitUntilAsync } from '../helpers';
 import type { FaultyOptions } from '../fixtures/loops/faulty';
 
 const TOKEN = 'ops-token-3f9c1d7e5b2a4c6d';
@@ -286,14 +286,6 @@ test('/api/transfers lists the transfers waiting for a retry (not those waiting 
   }
 });
 
-async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<true> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // --- The page's actions (DESIGN.md 9): POSTs only, the token when set, same origin, the session's CSRF token.
 
