@@ -6,10 +6,13 @@
 // rootless podman, Kubernetes runAsUser): it runs as it is.
 // First: a SIGTERM while this starts is a clean stop (src/supervisor/early-signals).
 import '../supervisor/early-signals';
-import { accessSync, constants, lstatSync, lchownSync, mkdirSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, lchownSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { main } from '../cli';
 import { containerIdentity, IdentityError, type ContainerIdentity } from './identity';
+
+/** The image's config volume: the only folder given to PUID:PGID as a whole. */
+const CONFIG_VOLUME = '/config';
 
 function fail(message: string): never {
   process.stderr.write(`harvester: ${message}\n`);
@@ -39,14 +42,15 @@ function becomeUser(env: NodeJS.ProcessEnv): void {
     if (err instanceof IdentityError) fail(err.message);
     throw err;
   }
-  const configDir = dirname(resolve(env.DB_PATH?.trim() || '/config/harvester.db'));
-  if (configDir !== '/') {
-    try {
-      mkdirSync(configDir, { recursive: true });
-      ownConfigFolder(configDir, who);
-    } catch (err) {
-      fail(`DB_PATH: cannot give ${configDir} to ${who.uid}:${who.gid} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
+  const dbPath = resolve(env.DB_PATH?.trim() || '/config/harvester.db');
+  const configDir = dirname(dbPath);
+  try {
+    mkdirSync(configDir, { recursive: true });
+    if (configDir === CONFIG_VOLUME) ownConfigFolder(configDir, who);
+    // DB_PATH elsewhere (a shared /data?): the database's own files only, never a whole tree.
+    else for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(f)) lchownSync(f, who.uid, who.gid);
+  } catch (err) {
+    fail(`DB_PATH: cannot give ${configDir} to ${who.uid}:${who.gid} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   process.umask(who.umask);
   // Groups first, the user last: once the uid is not 0 nothing else may be changed.

@@ -187,3 +187,20 @@ test('a restart with the same /config resumes: nothing is downloaded twice', asy
   const all = await logLines(NAME);
   assert.equal(all.filter((l) => l.event === 'download.started').length, 2, 'two transfers, two downloads across both runs');
 });
+
+test('with DB_PATH outside /config (a shared /data), only the database files are given to PUID:PGID, never the folder around them', async () => {
+  // The user's shared folder, with a database an earlier root run left, and someone else's file.
+  const shared = join(dir, 'shared');
+  mkdirSync(shared);
+  chownSync(shared, PUID, PGID);
+  writeFileSync(join(shared, 'harvester.db'), '');
+  writeFileSync(join(shared, 'movie.mkv'), 'the library of another user');
+  chownSync(join(shared, 'movie.mkv'), 4321, 4321);
+  const run = await podman(['run', '--rm', '--health-interval', 'disable', '-e', `PUID=${PUID}`, '-e', `PGID=${PGID}`,
+    '-e', 'DB_PATH=/data/harvester.db', '-v', `${shared}:/data`, IMAGE, 'backup', '/tmp/copy.db'], { allowFail: true });
+  assert.equal(run.code, 0, `harvester backup as PUID:PGID: ${run.stderr}`);
+  const db = statSync(join(shared, 'harvester.db'));
+  assert.deepEqual([db.uid, db.gid], [PUID, PGID], 'the database is given to PUID:PGID');
+  const other = statSync(join(shared, 'movie.mkv'));
+  assert.deepEqual([other.uid, other.gid], [4321, 4321], 'the file beside it is left as it was');
+});

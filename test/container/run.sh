@@ -22,7 +22,13 @@ podman info >/dev/null 2>&1 || skip "podman cannot run here: $(podman info 2>&1 
 
 base="localhost/node:22-bookworm-slim"
 image="localhost/harvester:ci-$$"
-cleanup() { podman rmi -f "$image" >/dev/null 2>&1 || true; }
+# Cache nothing between runs (every run builds its base and image from scratch), and leave
+# nothing behind: the image, the base, and the untagged images this run made.
+dangling_before="$(podman images -q -f dangling=true | sort)"
+cleanup() {
+  podman rmi -f "$image" "$base" >/dev/null 2>&1 || true
+  comm -13 <(echo "$dangling_before") <(podman images -q -f dangling=true | sort) | xargs -r podman rmi -f >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 t0=$(date +%s)
@@ -32,7 +38,7 @@ t1=$(date +%s)
 ca="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
 ca_args=()
 [ -f "$ca" ] && ca_args=(-v "$ca:/run/build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt)
-podman build --quiet --format docker --build-arg NODE_IMAGE="$base" "${ca_args[@]}" -t "$image" . >/dev/null
+podman build --quiet --no-cache --layers=false --format docker --build-arg NODE_IMAGE="$base" "${ca_args[@]}" -t "$image" . >/dev/null
 t2=$(date +%s)
 echo "container test: base built in $((t1 - t0)) s, image in $((t2 - t1)) s"
 
