@@ -12,6 +12,7 @@ import { DAEMON_REDACT_PATHS, daemonOptions } from './daemon';
 import { runCheck } from './commands/check';
 import { runStatus } from './commands/status';
 import { opsHooks } from './http/hooks';
+import { EXIT_CANCELLED, loginPutio, type LoginPutioOptions } from './commands/login';
 import { backupCommand, cleanupDryRun, forgetCommand, importDbCommand, retryCommand } from './commands/admin';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -71,6 +72,27 @@ export function buildProgram(): Command {
   admin('cleanup', 'show what cleanup would delete and why', () => cleanupDryRun(process.env))
     .requiredOption('--dry-run', 'only list; cleanup itself runs inside the daemon');
 
+  const login = program.command('login').description('sign in to a seedbox service without typing its token anywhere');
+  login
+    .command('putio')
+    .description("put.io's device sign-in: enter the code shown at put.io/link; the token is written to PUTIO_TOKEN_FILE (mode 600)")
+    .option('--file <path>', 'where to write the token (default: PUTIO_TOKEN_FILE)')
+    .option('--app-id <id>', 'the client id of your put.io OAuth app (default: PUTIO_APP_ID)')
+    .option('--timeout <duration>', 'how long to wait for the code to be linked', '10m')
+    .option('--interval <duration>', 'how often to ask put.io', '3s')
+    .action(async (opts: LoginPutioOptions) => {
+      // Ctrl-C (and a container's SIGTERM) cancels the wait; as PID 1 nothing else would end it.
+      const abort = new AbortController();
+      let signals = 0;
+      const onSignal = (): void => {
+        if (++signals > 1) process.exit(EXIT_CANCELLED);
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      process.exit(await loginPutio(process.env, process.stdout, process.stderr, opts, abort.signal));
+    });
+
   program
     .command('status')
     .description('show the loops and transfers of the running daemon (found through HTTP_BIND and HTTP_TOKEN)')
@@ -82,10 +104,13 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (require.main === module) {
-  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+/** Runs the command line (also from the container's entrypoint, src/container/entrypoint.ts). */
+export function main(argv: string[]): void {
+  buildProgram().parseAsync(argv).catch((err: unknown) => {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     process.stderr.write(`harvester: ${(err as Error).message}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) main(process.argv);

@@ -3,7 +3,7 @@
 // --url). Exit codes: 0 shown; 3 no daemon answers there (LSB's "not
 // running"); 1 anything else (token refused, not harvester, timeout).
 import Table from 'cli-table3';
-import { parseBindAddress } from '../transfers/config';
+import { ConfigError, parseBindAddress, withFileValues } from '../transfers/config';
 import { ago, bytes, eta, plain, rate, duration } from '../http/format';
 import type { LoopsView, TransferView, TransfersView } from '../http/views';
 
@@ -87,8 +87,17 @@ export async function runStatus(
   env: NodeJS.ProcessEnv, out: NodeJS.WritableStream, err: NodeJS.WritableStream, opts: StatusOptions = {},
 ): Promise<number> {
   const base = opsUrl(env, opts.url);
+  let token: string | undefined;
   try {
-    const status = await fetchStatus(base, env.HTTP_TOKEN || undefined, opts.timeoutMs ?? 5000);
+    // HTTP_TOKEN_FILE: the same file the daemon reads (a Docker secret in a container).
+    token = withFileValues(env).HTTP_TOKEN || undefined;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    err.write(`harvester status: ${e.message}\n`);
+    return 1;
+  }
+  try {
+    const status = await fetchStatus(base, token, opts.timeoutMs ?? 5000);
     if (opts.json) out.write(`${JSON.stringify(status, null, 2)}\n`);
     else out.write(renderStatus(status, base, opts.columns ?? ((out as { columns?: number }).columns || 120)));
     return 0;

@@ -168,6 +168,12 @@ export interface FakePutio {
   uploads: { parentId: number; filename: string; bytes: number }[];
   /** Resolves once `calls(key)` reaches `count` (events, not sleeps). */
   waitForCalls(key: string, count: number): Promise<void>;
+  /** Device sign-in (GET /v2/oauth2/oob/code?app_id=): the codes handed out, oldest first. */
+  oobCodes: string[];
+  /** The user typed `code` at put.io/link: from now on its check answers the token. */
+  linkOob(code: string): void;
+  /** `code` expires: its check answers 404 code_not_found. */
+  expireOob(code: string): void;
 }
 
 const FINISHED = new Set(['COMPLETED', 'SEEDING']);
@@ -195,6 +201,15 @@ export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakeP
   fake.deletedFiles = [];
   fake.added = [];
   fake.uploads = [];
+  fake.oobCodes = [];
+  const oob = new Map<string, 'pending' | 'linked' | 'expired'>();
+  fake.linkOob = (code) => {
+    if (!oob.has(code)) throw new Error(`fake put.io: no OOB code ${code}`);
+    oob.set(code, 'linked');
+  };
+  fake.expireOob = (code) => {
+    oob.set(code, 'expired');
+  };
 
   function addNode(node: Omit<FakeNode, 'id' | 'createdAt'>): FakeNode {
     const full: FakeNode = { ...node, id: nextFileId++, createdAt: now() };
@@ -535,7 +550,9 @@ export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakeP
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const key = `${method} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
+    const key = path.startsWith('/v2/oauth2/oob/code/')
+      ? `${method} /v2/oauth2/oob/code/:code`
+      : `${method} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
     const query = Object.fromEntries(url.searchParams);
     const auth = req.headers.authorization;
     const isDownload = key === 'GET /download/:id';
@@ -575,6 +592,20 @@ export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakeP
     if (fault?.kind === 'wrong-shape') return sendJson(res, 200, { status: 'OK', unexpected: true });
 
     if (isDownload) return download(req, res, Number(path.split('/')[2]), query.sig);
+    // The device sign-in comes before any token exists: these two calls need none.
+    if (key === 'GET /v2/oauth2/oob/code') {
+      if (!/^\d+$/.test(query.app_id ?? '')) return sendError(res, 400, 'INVALID_APP_ID', 'app_id is required');
+      const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+      const code = [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+      oob.set(code, 'pending');
+      fake.oobCodes.push(code);
+      return ok(res, { code, qr_code_url: `https://fake.put.io/qr/${code}.png` }, fault);
+    }
+    if (key === 'GET /v2/oauth2/oob/code/:code') {
+      const state = oob.get(decodeURIComponent(path.slice('/v2/oauth2/oob/code/'.length)));
+      if (!state || state === 'expired') return sendError(res, 404, 'code_not_found', 'Code not found');
+      return ok(res, { oauth_token: state === 'linked' ? token : null }, fault);
+    }
     if (!authorized) {
       const msg = opts.echoTokenInErrors ? `invalid token: ${auth ?? ''}` : 'Unauthorized';
       return sendError(res, 401, 'invalid_grant', msg);

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, describeConfig, loadConfig, maskUrl, parseBindAddress, secretValues } from '../../src/transfers/config';
@@ -388,4 +390,58 @@ test('Lidarr and Readarr come in pairs like Sonarr, and their keys and ARR_WEBHO
   assert.match(configError(() => load({ LIDARR_API_KEY: 'k' })).message, /^LIDARR_BASE_URL: is required when LIDARR_API_KEY is set/);
   assert.match(configError(() => load({ READARR_BASE_URL: 'readarr:8787' })).message, /^READARR_BASE_URL: /);
   assert.ok(load({ ARR_WEBHOOK_TOKEN: 'short' }).warnings.some((w) => /ARR_WEBHOOK_TOKEN is shorter than 16/.test(w)));
+});
+
+// ---------------------------------------------------------------------------
+// PUTIO_TOKEN_FILE and HTTP_TOKEN_FILE (Docker secrets): the value comes from a file.
+
+function secretFile(content: string, mode = 0o600): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'harvester-config-'));
+  const file = path.join(dir, 'secret');
+  writeFileSync(file, content, { mode });
+  return file;
+}
+
+test('PUTIO_TOKEN_FILE and HTTP_TOKEN_FILE give the tokens, their trailing newline trimmed', () => {
+  const putio = secretFile('putio-from-file\n');
+  const http = secretFile('http-from-file\r\n');
+  const cfg = load({ DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN_FILE: putio, HTTP_TOKEN_FILE: http });
+  assert.equal(cfg.putio.token, 'putio-from-file');
+  assert.equal(cfg.http.token, 'http-from-file');
+  // Masked like a token given directly, and known to the redaction.
+  assert.equal(describeConfig(cfg).PUTIO_TOKEN, '***');
+  assert.ok(secretValues(cfg).includes('putio-from-file') && secretValues(cfg).includes('http-from-file'));
+  assert.doesNotMatch(JSON.stringify(describeConfig(cfg)), /from-file/);
+});
+
+test('a token file satisfies DOWNLOAD_CLIENT=putio, which otherwise requires PUTIO_TOKEN', () => {
+  assert.match(configError(() => load({ DOWNLOAD_CLIENT: 'putio' })).message, /^PUTIO_TOKEN: is required/);
+  assert.equal(load({ DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN_FILE: secretFile('t') }).putio.token, 't');
+});
+
+test('a variable and its _FILE both set is one clear error that quotes neither secret', () => {
+  const file = secretFile('file-s3cr3t\n');
+  const err = configError(() => load({ DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN: 'env-s3cr3t', PUTIO_TOKEN_FILE: file }));
+  assert.equal(err.message, 'PUTIO_TOKEN_FILE: cannot be set together with PUTIO_TOKEN: keep one');
+  const both = configError(() => load({ HTTP_TOKEN: 'env-s3cr3t', HTTP_TOKEN_FILE: file }));
+  assert.equal(both.variable, 'HTTP_TOKEN_FILE');
+  assert.doesNotMatch(both.message, /s3cr3t/);
+});
+
+test('a missing, unreadable or empty token file stops start-up with one line naming the variable and the path', () => {
+  const missing = path.join(tmpdir(), 'harvester-no-such-dir', 'putio.token');
+  const err = configError(() => load({ DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN_FILE: missing }));
+  assert.equal(err.message, `PUTIO_TOKEN_FILE: cannot read ${JSON.stringify(missing)} (no such file)`);
+  assert.doesNotMatch(err.message, /\n/);
+  const folder = path.dirname(secretFile('x'));
+  assert.match(configError(() => load({ HTTP_TOKEN_FILE: folder })).message, /^HTTP_TOKEN_FILE: cannot read ".*" \(it is a folder\)$/);
+  const empty = secretFile('\n');
+  assert.equal(configError(() => load({ HTTP_TOKEN_FILE: empty })).message, `HTTP_TOKEN_FILE: ${JSON.stringify(empty)} is empty`);
+  // A blank _FILE (`PUTIO_TOKEN_FILE=` in a compose file) means unset, like every other variable.
+  assert.equal(load({ PUTIO_TOKEN_FILE: '  ', HTTP_TOKEN: 'h' }).http.token, 'h');
+});
+
+test('an unreadable token file names the uid that could not read it', { skip: process.getuid?.() === 0 ? 'root reads any file' : false }, () => {
+  const file = secretFile('t', 0o000);
+  assert.match(configError(() => load({ HTTP_TOKEN_FILE: file })).message, /^HTTP_TOKEN_FILE: cannot read ".*" \(permission denied for uid \d+\)$/);
 });
