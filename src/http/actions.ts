@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { manualDeleteDecision } from '../transfers/cleanup';
 import { setDownloadsPaused } from '../transfers/downloads-pause';
 import type { Transfer } from '../transfers/model';
+import { QUEUE_STATES } from '../transfers/queue';
 import type { ActionsStore } from './sources';
 
 export interface ActionContext {
@@ -33,12 +34,30 @@ const ok = (changed: boolean, message: string, detail?: Record<string, unknown>)
 const refused = (message: string): ActionResult => ({ status: 409, changed: false, message });
 const nameOf = (t: Transfer): string => t.localName ?? t.name;
 
-/**
- * Verb -> operation on one transfer. `pause`, `resume` and `prioritize` (DESIGN.md 9) join this
- * table once the store has setPaused and moveInQueue; until then they answer 404 like any verb
- * that is not here.
- */
+/** Still to be downloaded (on the seedbox, queued, or downloading): what pause, resume and prioritize act on. */
+const inQueue = (t: Transfer): boolean => QUEUE_STATES.includes(t.state);
+
+/** Pause or resume one transfer, as torrent-stop / torrent-start do: a file in flight is cut, its .part kept. */
+async function setPaused({ store }: ActionContext, t: Transfer, paused: boolean): Promise<ActionResult> {
+  if (!inQueue(t)) return refused(`"${nameOf(t)}" is ${t.state}: there is nothing left to download, so nothing to ${paused ? 'pause' : 'resume'}`);
+  const was = Boolean(t.pausedAt);
+  if (!(await store.setPaused(t.id, paused))) return { status: 404, changed: false, message: `no transfer ${t.id}` };
+  if (was === paused) return ok(false, `"${nameOf(t)}" was already ${paused ? 'paused' : 'not paused'}`);
+  return ok(true, paused
+    ? `"${nameOf(t)}" paused: nothing more is downloaded (a file in flight is cut, its .part kept) until Resume`
+    : `"${nameOf(t)}" resumed: it downloads when a slot is free, from its .part files`);
+}
+
+/** Verb -> operation on one transfer (DESIGN.md 9). */
 export const TRANSFER_ACTIONS: Readonly<Record<string, TransferAction>> = {
+  pause: (ctx, t) => setPaused(ctx, t, true),
+  resume: (ctx, t) => setPaused(ctx, t, false),
+  async prioritize({ store }, t) {
+    if (!inQueue(t)) return refused(`"${nameOf(t)}" is ${t.state}: it is not waiting to be downloaded`);
+    if (t.queuePosition === 0) return ok(false, `"${nameOf(t)}" is already first in the queue`);
+    const moved = await store.moveInQueue([t.id], 'top');
+    return moved > 0 ? ok(true, `"${nameOf(t)}" is first in the queue: it gets the next free download slot`) : refused(`"${nameOf(t)}" is not in the download queue`);
+  },
   async retry({ store }, t) {
     if (await store.retry(t.id)) return ok(true, `"${nameOf(t)}" queued again, attempts reset`);
     if (t.state === 'queued' && t.attempts === 0) return ok(false, `"${nameOf(t)}" is already queued`);

@@ -31,6 +31,8 @@ export interface ActionsStore extends TransfersSource {
   claim(id: string, owner: string, leaseMs: number): Promise<Transfer | undefined>;
   releaseClaim(id: string, owner: string): Promise<boolean>;
   markLocalDeleted(id: string, owner: string): Promise<boolean>;
+  setPaused(id: string, paused: boolean): Promise<boolean>;
+  moveInQueue(ids: readonly string[], where: 'top' | 'up' | 'down' | 'bottom'): Promise<number>;
 }
 
 export interface OutboxSource {

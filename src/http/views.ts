@@ -63,6 +63,10 @@ export interface TransferView {
   category: string | null;
   /** A local copy exists (downloaded, not deleted by cleanup or by hand). */
   hasLocalCopy?: boolean;
+  /** Paused (torrent-stop, Add Paused, the page's Pause): nothing is downloaded until resumed. */
+  paused?: boolean;
+  /** Place in the download queue (0 = next), for transfers still to download; null otherwise. */
+  queuePosition?: number | null;
   doneBytes: number;
   totalBytes: number;
   percent: number | null;
@@ -243,6 +247,8 @@ function transferView(t: Transfer, ctx: ViewContext, now: number): TransferView 
     shownState: shownState(t, ctx.seedRatio, now),
     category: t.category,
     hasLocalCopy: t.localName !== null && !t.localDeletedAt && ['downloaded', 'imported', 'seeding', 'cleaned'].includes(t.state),
+    paused: Boolean(t.pausedAt),
+    queuePosition: t.queuePosition ?? null,
     doneBytes: t.doneBytes,
     totalBytes: t.totalBytes,
     percent: percent(t.doneBytes, t.totalBytes),

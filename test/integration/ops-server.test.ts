@@ -416,6 +416,56 @@ test('each action of the page changes the store once (asking again changes nothi
   }
 });
 
+test('Pause, Resume and Prioritize act on a transfer still to download, once each (asking again changes nothing), and are offered by the page', async () => {
+  const dbDir = tempDir();
+  const { store, downloads } = await actionsStore(dbDir);
+  const remote = (remoteId: string) => ({ remoteId, name: `Next.${remoteId}`, remoteStatus: 'COMPLETED', progress: 100, finished: true, totalBytes: 10 });
+  for (const id of ['q1', 'q2', 'q3']) await store.upsertRemote('local', remote(id));
+  const path = (id: string, verb: string) => `/api/transfers/${encodeURIComponent(`local:${id}`)}/${verb}`;
+  try {
+    await withServer((dir) => [faulty(dir, 'worker', { fault: 'none' })], { store, downloadDir: downloads, processMetrics: false }, async ({ sup, server, lines }) => {
+      await sup.start();
+      const s = await session(server);
+      const page = await call(server, 'GET', '/', s);
+      const row = /<tr data-id="local:q2">[\s\S]*?<\/tr>/.exec(String(page.body.text))?.[0] ?? '';
+      assert.match(row, />Pause</, 'a queued transfer offers Pause');
+      assert.match(row, />Prioritize</, 'and Prioritize');
+
+      const paused = await call(server, 'POST', path('q2', 'pause'), s);
+      assert.deepEqual([paused.status, paused.body.changed], [200, true], JSON.stringify(paused.body));
+      assert.ok((await store.get('local:q2'))?.pausedAt, 'paused in the store (the download loop skips it)');
+      assert.equal((await call(server, 'POST', path('q2', 'pause'), s)).body.changed, false, 'pausing twice is pausing once');
+      const pausedRow = /<tr data-id="local:q2">[\s\S]*?<\/tr>/.exec(String((await call(server, 'GET', '/', s)).body.text))?.[0] ?? '';
+      assert.match(pausedRow, />Resume</, 'a paused transfer offers Resume');
+      assert.match(pausedRow, />paused</);
+      const resumed = await call(server, 'POST', path('q2', 'resume'), s);
+      assert.deepEqual([resumed.status, resumed.body.changed], [200, true]);
+      assert.equal((await store.get('local:q2'))?.pausedAt, null);
+      assert.equal((await call(server, 'POST', path('q2', 'resume'), s)).body.changed, false);
+
+      const first = await call(server, 'POST', path('q3', 'prioritize'), s);
+      assert.deepEqual([first.status, first.body.changed], [200, true], JSON.stringify(first.body));
+      assert.equal((await store.get('local:q3'))?.queuePosition, 0, 'first in the queue');
+      assert.equal((await call(server, 'POST', path('q3', 'prioritize'), s)).body.changed, false, 'already first');
+
+      const done = await call(server, 'POST', path('done', 'pause'), s);
+      assert.equal(done.status, 409, 'a downloaded transfer has nothing left to pause');
+      assert.match(String(done.body.message), /nothing left to download/);
+      assert.equal((await store.get('local:done'))?.pausedAt ?? null, null);
+      assert.equal((await call(server, 'POST', path('done', 'prioritize'), s)).status, 409);
+
+      const logged = lines.filter((l) => l.event === 'http.action').map((l) => [l.action, l.transferId, l.changed]);
+      assert.deepEqual(logged, [
+        ['transfer.pause', 'local:q2', true], ['transfer.pause', 'local:q2', false], ['transfer.resume', 'local:q2', true], ['transfer.resume', 'local:q2', false],
+        ['transfer.prioritize', 'local:q3', true], ['transfer.prioritize', 'local:q3', false], ['transfer.pause', 'local:done', false], ['transfer.prioritize', 'local:done', false],
+      ]);
+    });
+  } finally {
+    await store.close();
+    removeDir(dbDir);
+  }
+});
+
 test('an action from another origin, without the CSRF token, with another session\'s token or without HTTP_TOKEN is refused and changes nothing', async () => {
   const dbDir = tempDir();
   const { store, downloads } = await actionsStore(dbDir);
