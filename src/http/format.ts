@@ -61,7 +61,6 @@ export function eta(seconds: number | null | undefined): string {
  * become U+FFFD, and it is cut to `max` characters.
  */
 export function plain(text: string, max = Infinity): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
   const chars = [...clean];
   return chars.length > max ? `${chars.slice(0, Math.max(1, max - 1)).join('')}…` : clean;

@@ -6,7 +6,6 @@
 // - a picture of the last 24 h: download rate and bytes per hour (the store's per-minute
 //   history), connections in use and the loops' restarts (what this process saw).
 // All from short store reads and memory; nothing here calls a worker or the seedbox.
-import type { Transfer } from '../transfers/model';
 import { scrub } from '../transfers/net/redact';
 import type { DownloadedBytes } from '../transfers/store/store';
 import type { TransfersSource } from './sources';

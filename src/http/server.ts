@@ -16,7 +16,7 @@
 //                   checked by its own token (ARR_WEBHOOK_TOKEN), not HTTP_TOKEN
 // Actions (POST only, token when HTTP_TOKEN is set, same origin and the session's CSRF token):
 //   /api/transfers/:id/retry|forget|delete-local, /api/downloads/pause|resume (actions.ts)
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SupervisorEvent } from '../supervisor/events';

@@ -65,6 +65,8 @@ export class LoopRunner {
   private loopState: unknown = undefined;
 
   constructor(private readonly def: DefinedLoop<unknown>, private readonly opts: RunnerOptions) {
+    // The context's getters read the runner's current tick and signal.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     this.ctx = {
       get signal() { return self.tickController?.signal ?? self.stopController.signal; },

@@ -124,6 +124,7 @@ async function loadLoopModule(url: string): Promise<unknown> {
   const path = fileURLToPath(url);
   if (isCommonJs(path)) {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS loop is loaded with require on purpose (faster than import(), see above)
       return { default: require(path) as unknown };
     } catch (err) {
       // An ES module after all (ESM syntax in a .js file, with top-level await): import() it.

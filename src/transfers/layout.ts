@@ -305,7 +305,7 @@ function planOrNull(safePaths: readonly string[], transferName: string): Plan | 
  * `.`, `..` and empty names are still refused by safeSegment.
  */
 function fallbackName(transferName: string): string {
-  return transferName.replace(/[\/\\\u0000-\u001f\u007f]/g, '_');
+  return transferName.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
 }
 
 /** Two files on one path would overwrite each other; a file that is also a folder cannot be written. */

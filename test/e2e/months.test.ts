@@ -104,7 +104,7 @@ test('a transfer that keeps failing ends failed after MAX_ATTEMPTS; retry and fo
 
 test('backup writes a consistent copy while downloads run', async () => {
   const dir = tempDir();
-  const { seedbox, dbPath, env } = dirs(dir);
+  const { seedbox, env } = dirs(dir);
   for (let i = 0; i < 6; i++) writeRandomFile(join(seedbox, `f${i}.bin`), 8 * 1024 * 1024);
   const run = runCli(['run'], { cwd: dir, env: { ...env, MAX_DOWNLOAD_RATE: '16M' } });
   try {

@@ -174,7 +174,7 @@ test('"Add Paused" downloads nothing until torrent-start; torrent-stop cuts the 
 test('"First" priority: with MAX_PARALLEL=1, the later grab that Sonarr moves to the top (queue-move-top) is downloaded first', async () => {
   const fake = await startFakePutio({ label: 'harvester' });
   // Already on put.io and finished: it holds the one download slot while Sonarr grabs two more.
-  const busy = fake.addTransfer({ name: 'Busy.Movie', status: 'COMPLETED', files: [{ path: 'Busy.Movie.mkv', content: randomBytes(8 * MiB) }] });
+  fake.addTransfer({ name: 'Busy.Movie', status: 'COMPLETED', files: [{ path: 'Busy.Movie.mkv', content: randomBytes(8 * MiB) }] });
   const d = await startDaemon(fake, { MAX_PARALLEL: '1', MAX_DOWNLOAD_RATE: '2M' });
   try {
     await d.run.waitForLine(ev('download.started', { name: 'Busy.Movie.mkv' }), 30_000, 'the slot taken');

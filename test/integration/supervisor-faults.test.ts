@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor';
-import { EventLog, fixture, markerLines, quiet, removeDir, tempDir, waitForMarker } from '../helpers';
+import { EventLog, fixture, quiet, removeDir, tempDir, waitForMarker } from '../helpers';
 import type { FaultyOptions } from '../fixtures/loops/faulty';
 
 function faulty(dir: string, name: string, options: FaultyOptions, extra: Record<string, unknown> = {}) {

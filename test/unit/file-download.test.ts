@@ -44,7 +44,7 @@ function countingHasher(): Hasher & { paths: string[] } {
 }
 
 /** A seedbox that serves `bytes` and states `crc32` for them (put.io's model). */
-function checksummedClient(bytes: Buffer, crc32: string): DownloadClient {
+function checksummedClient(bytes: Buffer, _crc32: string): DownloadClient {
   return {
     kind: 'putio',
     listTransfers: async () => [],

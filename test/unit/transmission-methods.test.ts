@@ -25,7 +25,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
 class MemoryClient implements DownloadClient {
-  readonly kind: 'putio' = 'putio';
+  readonly kind = 'putio' as const;
   adds: AddRequest[] = [];
   removed: Array<{ remoteId: string; deleteData: boolean }> = [];
   failAdd: Error | undefined;

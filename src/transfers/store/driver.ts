@@ -18,9 +18,10 @@ export const DRIVER = NAPI_VERSION >= 10 ? 'better-sqlite3@13' : 'better-sqlite3
 // The package name is chosen at run time, so this one place requires it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Database = require(NAPI_VERSION >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3') as typeof BetterSqlite3;
-// eslint-disable-next-line @typescript-eslint/no-namespace, @typescript-eslint/no-redeclare
+// eslint-disable-next-line @typescript-eslint/no-namespace -- the value and its types under one name, as better-sqlite3's own typings do
 declare namespace Database {
   type Database = BetterSqlite3.Database;
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- better-sqlite3's own constraint, repeated
   type Statement<P extends unknown[] | {} = unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
   type Options = BetterSqlite3.Options;
 }

@@ -12,7 +12,7 @@ import { isClientError, NotFoundError } from '../clients/errors';
 import type { AddRequest, DownloadClient } from '../clients/types';
 import { ensureCategoryFolder, type FolderOptions } from '../folders';
 import { HostileNameError, isInside, safeSegment } from '../layout';
-import type { RemoteTransfer, Transfer, TransferFile } from '../model';
+import type { RemoteTransfer, Transfer } from '../model';
 import type { Store, TorrentSettings } from '../store/store';
 import {
   optionalBoolean,
