@@ -4,12 +4,12 @@
 // with the data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ev, freePort, removeDir, runCli, tempDir, type CliRun } from '../helpers';
+import { ev, freePort, hasProgram, removeDir, runCli, tempDir, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { startFakePutio, type FakePutio, type FakeFileSpec } from '../fakes/putio-server';
 import { bencode } from '../../src/transfers/transmission/bencode';
@@ -19,14 +19,7 @@ const MiB = 1024 * 1024;
 const USER = 'sonarr';
 const PASSWORD = 'correct horse battery staple';
 
-function hasTransmissionRemote(): boolean {
-  try {
-    execFileSync('transmission-remote', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const hasTransmissionRemote = (): boolean => hasProgram('transmission-remote');
 
 
 interface Daemon {

@@ -8,13 +8,13 @@
 // - a crash in the service restarts it on the same port with a new session id.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import Database from '../../src/transfers/store/driver';
-import { ev, freePort, ROOT, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
+import { ev, freePort, hasProgram, ROOT, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { queryDb } from '../helpers/db';
 import { startFakePutio, type FakeFileSpec, type FakePutio } from '../fakes/putio-server';
@@ -24,14 +24,7 @@ import { SqliteStore } from '../../src/transfers/store/sqlite';
 const MiB = 1024 * 1024;
 const run$ = promisify(execFile);
 
-function hasTransmissionRemote(): boolean {
-  try {
-    execFileSync('transmission-remote', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const hasTransmissionRemote = (): boolean => hasProgram('transmission-remote');
 
 /** Poll an async check until it gives a value (each round waits on the answer, then 50 ms). */
 const USER = 'sonarr';

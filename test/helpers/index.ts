@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
@@ -74,6 +74,11 @@ export async function ticksOf(run: CliRun, loop: string): Promise<number> {
 export async function waitForMoreTicks(run: CliRun, loop: string, n: number, timeoutMs = 30_000): Promise<void> {
   const from = await ticksOf(run, loop);
   await waitUntilAsync(async () => (await ticksOf(run, loop)) >= from + n, timeoutMs, `${n} more ticks of ${loop}`);
+}
+
+/** Whether a program can be started at all (on PATH); its exit code does not matter. */
+export function hasProgram(name: string): boolean {
+  return spawnSync(name, ['--version'], { stdio: 'ignore', timeout: 30_000 }).error === undefined;
 }
 
 export function markerLines(file: string): string[] {
