@@ -8,18 +8,19 @@ import { downloadsPause } from '../src/transfers/downloads-pause';
 import type { Store } from '../src/transfers/store/store';
 import { daemonTick, openDaemon } from './support/daemon';
 
-let downloader: Downloader;
-let store: Store;
-/** Bytes per minute for the status page's chart, written every 10 s. */
-const history = new DownloadHistoryBatch(10_000);
+interface DownloadState {
+  store: Store;
+  downloader: Downloader;
+  /** Bytes per minute for the status page's chart, written every 10 s. */
+  history: DownloadHistoryBatch;
+}
 
 export default defineLoop({
   intervalMs: 1000,
-  async setup(ctx) {
-    const daemon = await openDaemon(ctx);
-    const { config, client, owner } = daemon;
-    store = daemon.store;
-    downloader = new Downloader({
+  async setup(ctx): Promise<DownloadState> {
+    const { config, client, owner, store } = await openDaemon(ctx);
+    const history = new DownloadHistoryBatch(10_000);
+    const downloader = new Downloader({
       store, client, owner,
       downloadDir: config.downloadDir,
       maxParallel: config.maxParallel,
@@ -42,8 +43,9 @@ export default defineLoop({
       history.add(downloader.takeDownloadedBytes());
       await history.flush(store, true);
     });
+    return { store, downloader, history };
   },
-  tick: daemonTick(async (ctx) => {
+  tick: daemonTick<DownloadState>(async (ctx, { store, downloader, history }) => {
     // Paused from the status page (a flag in the store): claim nothing, stop what is in flight.
     const paused = (await downloadsPause(store)).paused;
     if (paused) downloader.pauseAll();
