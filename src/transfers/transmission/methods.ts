@@ -74,7 +74,8 @@ export async function handleRpc(ctx: RpcContext, req: RpcRequest): Promise<RpcRe
   try {
     const method = METHODS.get(req.method);
     if (method) return answer('success', await method(ctx, req));
-    if (UNSUPPORTED[req.method]) throw new RpcError(UNSUPPORTED[req.method]);
+    // Own keys only: a method named after Object.prototype ("constructor") is not recognized either.
+    if (Object.hasOwn(UNSUPPORTED, req.method)) throw new RpcError(UNSUPPORTED[req.method]!);
     throw new RpcError('method name not recognized');
   } catch (err) {
     if (err instanceof RpcError || err instanceof InvalidTorrentError) return answer(err.message);
