@@ -242,6 +242,10 @@ test('bad input gets a clear answer and records nothing: bad base64, non-bencode
     ['torrent-set', { ids: [1], seedRatioMode: 7 }, /seed_ratio_mode must be 0/],
     ['torrent-set', { ids: [1], labels: ['a,b'] }, /comma/],
     ['no-such-method', {}, /^method name not recognized$/],
+    // Names of Object.prototype are no methods either (not "function Object() { [native code] }").
+    ['constructor', {}, /^method name not recognized$/],
+    ['toString', {}, /^method name not recognized$/],
+    ['hasOwnProperty', {}, /^method name not recognized$/],
     ['session-set', {}, /not supported by harvester/],
     ['free-space', { path: '/' }, /only DOWNLOAD_DIR/],
   ];

@@ -1,5 +1,5 @@
-// The HTTP side of the Transmission endpoint (node:http; no threads here, the
-// worker in workers/transmission-rpc.ts owns the listening and the closing).
+// The HTTP side of the Transmission endpoint (node:http; no threads here,
+// endpoint.ts owns the listening and the closing).
 //
 // POST (or GET) /transmission/rpc, with or without a trailing slash:
 // host check -> credentials (401) -> path (404) -> session id (409) -> body
