@@ -11,11 +11,14 @@ import { inflateSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import { ev, removeDir, ROOT, runCli, tempDir } from '../helpers';
 import { writeRandomFile } from '../helpers/files';
+import { portableSegment } from '../../src/transfers/layout';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'page-token-5e0b9a7c3d214f68';
 const HOSTILE = '<img src=x onerror=alert(1)> & "quotes".mkv';
+/** The Local Layout name it lands under (no character a Windows share refuses): what the page shows once it is laid out. */
+const HOSTILE_LAID_OUT = portableSegment(HOSTILE);
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 // In CI (.ci/run installs chromium) a missing browser is a failure, not a skip.
@@ -83,7 +86,8 @@ test('the status page shows loops and a live download on a phone, keeps a hostil
     await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
     const download = page.locator('#downloads li.download').first();
     await download.waitFor({ timeout: 30_000 });
-    assert.equal(await download.locator('.name').textContent(), HOSTILE, 'the name is shown as text');
+    assert.equal(await download.locator('.name').textContent(), HOSTILE_LAID_OUT, 'the name is shown as text');
+    assert.match(HOSTILE_LAID_OUT, /&/, 'still a name that markup would change');
     const value = (): Promise<number> => download.locator('progress').evaluate((p) => (p as HTMLProgressElement).value);
     const first = await value();
     await page.waitForFunction((before) => {
@@ -128,6 +132,8 @@ test('the status page shows loops and a live download on a phone, keeps a hostil
 });
 
 const FAILED = 'Retry <i>me & "now".mkv';
+/** Where it lands: its Local Layout name has no character a Windows share refuses. */
+const FAILED_LAID_OUT = portableSegment(FAILED);
 const BIG = 'Big.Pausable.mkv';
 
 /** Starts a page on another origin (localhost vs 127.0.0.1, another port) that tries the actions behind the user's back. */
@@ -270,8 +276,8 @@ test('actions from the page work against the real daemon (Retry makes a failed t
     const failedRow = rowOf(`local:${FAILED}`);
     await page.locator(failedRow).waitFor();
     assert.match(await act(failedRow, 'Retry', /^Retry "Retry <i>me & "now"\.mkv"\?/), /queued again/);
-    await run.waitForLine((l) => l.event === 'download.finished' && l.name === FAILED, 60_000);
-    assert.equal(statSync(join(downloads, FAILED)).size, 3 * MiB, 'the retried transfer arrived');
+    await run.waitForLine((l) => l.event === 'download.finished' && l.name === FAILED_LAID_OUT, 60_000);
+    assert.equal(statSync(join(downloads, FAILED_LAID_OUT)).size, 3 * MiB, 'the retried transfer arrived');
     // No *arr and no SEED_RATIO: kept on the seedbox for good, which the page calls done, not seeding.
     await page.waitForFunction((sel) => document.querySelector(`${sel} .state`)?.textContent === 'done', failedRow, { timeout: 30_000 });
 
@@ -290,7 +296,7 @@ test('actions from the page work against the real daemon (Retry makes a failed t
 
     // Delete the local copy of the one that arrived (imported at once without an *arr, inside DOWNLOAD_DIR).
     assert.match(await act(failedRow, 'Delete local copy', /^Delete the local copy of/), /deleted the local copy/);
-    assert.ok(!existsSync(join(downloads, FAILED)), 'the copy is gone');
+    assert.ok(!existsSync(join(downloads, FAILED_LAID_OUT)), 'the copy is gone');
 
     assert.equal(await page.locator('#status img, #status i').count(), 0, 'no markup from a name');
     assert.deepEqual(dialogs, []);
