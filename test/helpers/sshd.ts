@@ -83,7 +83,9 @@ export async function startSshd(): Promise<Sshd> {
 
   let child: ChildProcess | undefined;
   let stderr = '';
+  const running = (): boolean => !!child && child.exitCode === null && child.signalCode === null;
   const start = async (): Promise<void> => {
+    if (running()) return;
     child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { stderr += d; });
     const deadline = Date.now() + 15_000;
@@ -120,10 +122,11 @@ export async function startSshd(): Promise<Sshd> {
     }
   };
   const stop = async (): Promise<void> => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!running()) return;
+    const listener = child!;
     const all = descendants(sessions());
-    const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-    child.kill('SIGKILL');
+    const exited = new Promise<void>((r) => listener.once('exit', () => r()));
+    listener.kill('SIGKILL');
     for (const pid of all) {
       try {
         process.kill(pid, 'SIGCONT');
@@ -133,6 +136,8 @@ export async function startSshd(): Promise<Sshd> {
       }
     }
     await exited;
+    // A session that outlived the listener still holds the pipe: do not let it keep the test alive.
+    listener.stderr?.destroy();
   };
   await start();
   return {
