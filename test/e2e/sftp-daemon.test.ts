@@ -142,7 +142,7 @@ test('a stalled sshd (its sessions stopped) never holds the daemon stop', async 
     sshd.pauseSessions();
     const t0 = Date.now();
     run.child.kill('SIGTERM');
-    const { code } = await run.exited;
+    const code = await exitCode(run, 20_000);
     const took = Date.now() - t0;
     assert.equal(code, 0, `a clean stop; stderr: ${run.stderr().slice(-500)}`);
     assert.ok(took < 10_000, `stopped in ${took} ms, within the supervisor's stop timeout`);
@@ -154,12 +154,25 @@ test('a stalled sshd (its sessions stopped) never holds the daemon stop', async 
   }
 });
 
+/** The run's exit code, or a failure (the child killed) if it is still running after `ms`: it started when it must not. */
+async function exitCode(run: CliRun, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'running'>((r) => { timer = setTimeout(() => r('running'), ms); });
+  const result = await Promise.race([run.exited, late]);
+  clearTimeout(timer);
+  if (result === 'running') {
+    run.child.kill('SIGKILL');
+    assert.fail(`still running after ${ms} ms: it should have stopped at start; output: ${(run.stdout() + run.stderr()).slice(-800)}`);
+  }
+  return result.code;
+}
+
 /** `harvester run` that must not start: exit 1 with one line, nothing downloaded. */
 async function refusedStart(env: NodeJS.ProcessEnv, name: string): Promise<{ out: string; dir: string; downloads: string }> {
   const s = setup(name);
   writeRandomFile(join(s.box, 'Never.mkv'), 1000);
   const run = runCli(['run'], { cwd: s.dir, env: { ...sshd.env(s.box), DOWNLOAD_DIR: s.downloads, DB_PATH: s.dbPath, ...env } });
-  const { code } = await run.exited;
+  const code = await exitCode(run, 30_000);
   const out = run.stdout() + run.stderr();
   assert.equal(code, 1, `exit 1; output: ${out.slice(-800)}`);
   assert.ok(!/\n\s+at /.test(out), `no stack trace: ${out}`);
@@ -224,7 +237,7 @@ test('an unreachable host stops start-up with one line naming the host', async (
       cwd: s.dir,
       env: { ...sshd.env(s.box), LOCAL_SEEDBOX_DIR: 'sftp://root@127.0.0.1:9/srv', DOWNLOAD_DIR: s.downloads, DB_PATH: s.dbPath },
     });
-    const { code } = await run.exited;
+    const code = await exitCode(run, 30_000);
     const out = run.stdout() + run.stderr();
     assert.equal(code, 1);
     assert.match(out, /LOCAL_SEEDBOX_DIR sftp:\/\/root@127\.0\.0\.1:9\/srv: sftp root@127\.0\.0\.1:9: cannot connect \(ECONNREFUSED\)/);

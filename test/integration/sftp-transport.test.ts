@@ -94,7 +94,11 @@ test('a stalled server fails the read with a retryable timeout, and the next cal
       });
     });
     const t0 = Date.now();
-    const err = await failed;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<Error>((r) => { timer = setTimeout(() => r(new Error('hung: no error within 15 s')), 15_000); });
+    const err = await Promise.race([failed, hung]);
+    clearTimeout(timer);
+    stream.destroy();
     sshd.resumeSessions();
     assert.ok(err instanceof TimeoutError && err.retryable, `a retryable timeout, got ${String(err)}`);
     assert.ok(Date.now() - t0 < 10_000, 'failed within a few stall timeouts, not hung');
