@@ -25,6 +25,8 @@ export interface Sshd {
   hostFingerprint: string;
   /** The host key's public line (`ssh-ed25519 AAAA...`). */
   hostPublicKey: string;
+  /** The RSA host key's public line, when started with `rsaHostKey`. */
+  rsaHostPublicKey?: string;
   /** A known_hosts file naming this server (`[127.0.0.1]:PORT ...`). */
   knownHosts: string;
   /** The env a daemon needs for it, with the seedbox folder at `path`. */
@@ -43,12 +45,14 @@ function keygen(path: string, passphrase = ''): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'harvester-test', '-f', path]);
 }
 
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   const dir = tempDir('harvester-sshd-');
   const root = join(dir, 'root');
   mkdirSync(root);
   keygen(join(dir, 'host_key'));
+  // A second host key (RSA) after the Ed25519 one: a box that a known_hosts may know by either.
+  if (opts.rsaHostKey) execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_key_rsa')]);
   keygen(join(dir, 'client_key'));
   const passphrase = 'correct horse battery';
   execFileSync('cp', [join(dir, 'client_key'), join(dir, 'client_key_enc')]);
@@ -62,6 +66,7 @@ export async function startSshd(): Promise<Sshd> {
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
       `HostKey ${join(dir, 'host_key')}`,
+      ...(opts.rsaHostKey ? [`HostKey ${join(dir, 'host_key_rsa')}`] : []),
       `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
       'StrictModes no',
@@ -149,6 +154,7 @@ export async function startSshd(): Promise<Sshd> {
     passphrase,
     hostFingerprint,
     hostPublicKey,
+    ...(opts.rsaHostKey ? { rsaHostPublicKey: readFileSync(join(dir, 'host_key_rsa.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ') } : {}),
     knownHosts,
     env: (path, extra = {}) => ({
       LOCAL_SEEDBOX_DIR: `sftp://root@127.0.0.1:${port}${path}`,

@@ -11,12 +11,13 @@ import { startSshd, type Sshd } from '../helpers/sshd';
 import { SftpTransport, type SftpSettings } from '../../src/transfers/transports/sftp';
 import { RemoteFolderClient } from '../../src/transfers/clients/local-remote';
 import { isClientError, TimeoutError } from '../../src/transfers/clients/errors';
+import { fingerprint } from '../../src/transfers/transports/known-hosts';
 
 const MiB = 1024 * 1024;
 let sshd: Sshd;
 
 before(async () => {
-  sshd = await startSshd();
+  sshd = await startSshd({ rsaHostKey: true });
 });
 after(async () => {
   await sshd?.close();
@@ -170,5 +171,18 @@ test('a file that changes while it is read fails the copy (SourceChangedError), 
     assert.ok(again.equals(readFileSync(path)));
   } finally {
     await client.close();
+  }
+});
+
+test('a box that known_hosts knows only by its RSA key is accepted: its RSA key is asked for first', async () => {
+  const knownHosts = join(sshd.dir, 'known_hosts_rsa_only');
+  writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${sshd.rsaHostPublicKey}\n`);
+  const t = transport({ settings: { hostKey: null, knownHosts } });
+  try {
+    const identity = await t.identify();
+    const rsaBlob = Buffer.from(sshd.rsaHostPublicKey!.split(' ')[1]!, 'base64');
+    assert.equal(identity, `host key ${fingerprint(rsaBlob)}`);
+  } finally {
+    await t.close();
   }
 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../helpers';
-import { fingerprint, normalizeFingerprint, parseKnownHosts, verifyHostKey, describeRefusal } from '../../src/transfers/transports/known-hosts';
+import { fingerprint, normalizeFingerprint, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, describeRefusal } from '../../src/transfers/transports/known-hosts';
 
 function hostKey(dir: string, name: string, type = 'ed25519'): { line: string; blob: Buffer; printed: string } {
   const path = join(dir, name);
@@ -107,6 +107,21 @@ test('a pinned SFTP_HOST_KEY wins over known_hosts, and a refusal names the fing
     assert.match(line, /\[h\]:2200/);
     assert.ok(line.includes(`SFTP_HOST_KEY=${k.printed}`), line);
     assert.ok(!line.includes('\n'));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a host known by its RSA key is asked for its RSA key first, not for a key known_hosts does not list', () => {
+  const dir = tempDir();
+  try {
+    const rsa = hostKey(dir, 'rsa', 'rsa');
+    const policy = { knownHosts: parseKnownHosts(`[box]:2222 ${rsa.line}\n`) };
+    const order = preferredHostKeyAlgorithms(policy, 'box', 2222)!;
+    assert.deepEqual(order.slice(0, 3), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    assert.ok(order.includes('ssh-ed25519'), 'the others still follow');
+    assert.equal(preferredHostKeyAlgorithms(policy, 'box', 22), undefined, 'nothing known for port 22: the default order');
+    assert.equal(preferredHostKeyAlgorithms({ pinned: rsa.printed }, 'box', 2222), undefined);
   } finally {
     removeDir(dir);
   }

@@ -127,3 +127,20 @@ export function describeRefusal(v: Extract<HostKeyVerdict, { ok: false }>, host:
   }[v.reason];
   return `host key of ${hostName(host, port)} (${v.type} ${v.fingerprint}) ${what}: check it with the seedbox provider, then set SFTP_HOST_KEY=${v.fingerprint} or add it to SFTP_KNOWN_HOSTS`;
 }
+
+/** ssh2's own order of host key algorithms (1.17, lib/protocol/constants.js DEFAULT_SERVER_HOST_KEY). */
+const DEFAULT_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/**
+ * The host key algorithms to offer, those of the keys known for this host
+ * first (what OpenSSH does): a box known by its RSA key would otherwise show
+ * its Ed25519 key, which known_hosts does not list, and be refused as unknown.
+ * Undefined when nothing is known for the host (ssh2's default order).
+ */
+export function preferredHostKeyAlgorithms(policy: HostKeyPolicy, host: string, port: number): string[] | undefined {
+  if (policy.pinned || !policy.knownHosts) return undefined;
+  const known = new Set(policy.knownHosts.filter((l) => l.marker === null && lineMatches(l.patterns, host, port)).map((l) => l.type));
+  if (known.size === 0) return undefined;
+  const first = DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => known.has(a.startsWith('rsa-sha2-') ? 'ssh-rsa' : a));
+  return [...first, ...DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => !first.includes(a))];
+}

@@ -20,7 +20,7 @@ import { posix } from 'node:path';
 import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { ConfigError } from '../config-error';
 import { AuthError, NetworkError, NotFoundError, RejectedError, RemoteError, TimeoutError, isClientError } from '../clients/errors';
-import { describeRefusal, fingerprint, normalizeFingerprint, parseKnownHosts, verifyHostKey, type HostKeyPolicy } from './known-hosts';
+import { describeRefusal, fingerprint, normalizeFingerprint, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type HostKeyPolicy } from './known-hosts';
 import type { DirEntry, EntryInfo, EntryType, FileTransport, ReadOptions } from './types';
 
 export const READ_CHUNK = 32 * 1024;
@@ -353,11 +353,13 @@ export class SftpTransport implements FileTransport {
           resolve(session);
         });
       });
+      const algorithms = preferredHostKeyAlgorithms(hostKey.policy, host, port);
       const config: ConnectConfig = {
         host,
         port,
         username,
         ...creds,
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] } } : {}),
         readyTimeout: this.connectTimeoutMs,
         keepaliveInterval: 15_000,
         keepaliveCountMax: 3,
