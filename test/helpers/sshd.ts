@@ -38,6 +38,8 @@ export interface Sshd {
   /** SIGSTOP (or SIGCONT) every session process: connections stay open and answer nothing. */
   pauseSessions(): void;
   resumeSessions(): void;
+  /** How many connections the server holds (its session processes). */
+  sessionCount(): number;
   close(): Promise<void>;
 }
 
@@ -167,6 +169,7 @@ export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Ss
     start,
     pauseSessions: () => signalSessions('SIGSTOP'),
     resumeSessions: () => signalSessions('SIGCONT'),
+    sessionCount: () => sessions().length,
     close: async () => {
       await stop();
       removeDir(dir);

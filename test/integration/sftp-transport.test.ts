@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { waitUntil } from '../helpers';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeRandomFile } from '../helpers/files';
@@ -23,12 +24,12 @@ after(async () => {
   await sshd?.close();
 });
 
-function transport(extra: Partial<{ stallTimeoutMs: number; settings: Partial<SftpSettings> }> = {}): SftpTransport {
+function transport(extra: Partial<{ stallTimeoutMs: number; idleCloseMs: number; settings: Partial<SftpSettings> }> = {}): SftpTransport {
   const settings: SftpSettings = {
     privateKey: sshd.clientKey, passphrase: null, password: null, agentSocket: null, knownHosts: '/nonexistent', hostKey: sshd.hostFingerprint,
     ...extra.settings,
   };
-  return new SftpTransport({ username: 'root', host: '127.0.0.1', port: sshd.port, settings, ...(extra.stallTimeoutMs ? { stallTimeoutMs: extra.stallTimeoutMs } : {}) });
+  return new SftpTransport({ username: 'root', host: '127.0.0.1', port: sshd.port, settings, ...(extra.stallTimeoutMs ? { stallTimeoutMs: extra.stallTimeoutMs } : {}), ...(extra.idleCloseMs ? { idleCloseMs: extra.idleCloseMs } : {}) });
 }
 
 async function drain(stream: Readable): Promise<Buffer> {
@@ -182,6 +183,25 @@ test('a box that known_hosts knows only by its RSA key is accepted: its RSA key 
     const identity = await t.identify();
     const rsaBlob = Buffer.from(sshd.rsaHostPublicKey!.split(' ')[1]!, 'base64');
     assert.equal(identity, `host key ${fingerprint(rsaBlob)}`);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a connection nobody uses is closed (a shared box limits them), and the next call opens one', async () => {
+  const before = sshd.sessionCount();
+  const t = transport({ idleCloseMs: 400 });
+  try {
+    const path = join(sshd.root, 'idle.bin');
+    writeRandomFile(path, 100_000);
+    const stream = await t.read(path, { offset: 0, end: 100_000 });
+    await waitUntil(() => sshd.sessionCount() > before, 5_000, 'the connection on the server');
+    // An open read keeps it, however long it waits on its consumer.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(sshd.sessionCount() > before, 'kept while a read is open');
+    assert.equal((await drain(stream)).length, 100_000);
+    await waitUntil(() => sshd.sessionCount() === before, 5_000, 'the idle connection closed');
+    assert.equal((await t.stat(path)).size, 100_000, 'the next call connects again');
   } finally {
     await t.close();
   }

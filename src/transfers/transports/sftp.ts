@@ -20,7 +20,7 @@ import { posix } from 'node:path';
 import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { ConfigError } from '../config-error';
 import { AuthError, NetworkError, NotFoundError, RejectedError, RemoteError, TimeoutError, isClientError } from '../clients/errors';
-import { describeRefusal, fingerprint, normalizeFingerprint, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type HostKeyPolicy } from './known-hosts';
+import { describeRefusal, normalizeFingerprint, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type HostKeyPolicy } from './known-hosts';
 import type { DirEntry, EntryInfo, EntryType, FileTransport, ReadOptions } from './types';
 
 export const READ_CHUNK = 32 * 1024;
@@ -51,6 +51,8 @@ export interface SftpTransportOptions {
   connectTimeoutMs?: number;
   /** A request (a read included) with no answer for this long fails, retryable. Default 60 s. */
   stallTimeoutMs?: number;
+  /** A connection unused for this long is closed. Default 5 min. */
+  idleCloseMs?: number;
 }
 
 /** What ssh2's connect() gets for authentication. */
@@ -121,7 +123,16 @@ interface Session {
   /** Pending calls, failed at once when the connection drops or is closed. */
   pending: Set<(err: Error) => void>;
   dropped: boolean;
+  /** Open read streams, and when the last request or read ended: an idle connection is closed. */
+  reads: number;
+  lastUsed: number;
 }
+
+/**
+ * A connection nobody used for this long is closed (the next call opens one):
+ * every loop has its own, and shared seedboxes limit how many a user may hold.
+ */
+const IDLE_CLOSE_MS = 5 * 60_000;
 
 // SFTP status codes (draft-ietf-secsh-filexfer-02 section 7).
 const NO_SUCH_FILE = 2;
@@ -134,6 +145,7 @@ export class SftpTransport implements FileTransport {
   private readonly opts: SftpTransportOptions;
   private readonly connectTimeoutMs: number;
   private readonly stallTimeoutMs: number;
+  private readonly idleCloseMs: number;
   private session: Promise<Session> | undefined;
   private live: Session | undefined;
   private closed = false;
@@ -144,6 +156,7 @@ export class SftpTransport implements FileTransport {
     this.describe = `sftp ${opts.username}@${host}:${opts.port}`;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? 60_000;
+    this.idleCloseMs = opts.idleCloseMs ?? IDLE_CLOSE_MS;
   }
 
   async list(path: string, signal?: AbortSignal): Promise<DirEntry[]> {
@@ -181,13 +194,19 @@ export class SftpTransport implements FileTransport {
 
   async read(path: string, opts: ReadOptions): Promise<Readable> {
     const { offset, end, signal } = opts;
-    const handle = await this.call<Buffer>(`open ${path}`, signal, (sftp, cb) => sftp.open(path, 'r', cb));
-    const session = this.live!;
+    const session = await this.open(signal);
+    const handle = await this.request<Buffer>(session, `open ${path}`, signal, (sftp, cb) => sftp.open(path, 'r', cb));
+    session.reads++;
+    let released = false;
     return new PipelinedRead({
       offset,
       end,
       readAt: (pos, len) => this.readFully(session, handle, path, pos, len),
       release: () => {
+        if (released) return;
+        released = true;
+        session.reads--;
+        session.lastUsed = performance.now();
         // Best effort: on a dropped connection the handle is gone with it.
         if (!session.dropped) session.sftp.close(handle, () => undefined);
       },
@@ -244,6 +263,7 @@ export class SftpTransport implements FileTransport {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         session.pending.delete(onDrop);
+        session.lastUsed = performance.now();
         if (err) reject(err);
         else resolve(value as T);
       };
@@ -318,7 +338,7 @@ export class SftpTransport implements FileTransport {
     return new Promise<Session>((resolve, reject) => {
       let refusal: string | undefined;
       let settled = false;
-      const session: Session = { client, sftp: undefined as unknown as SFTPWrapper, pending: new Set(), dropped: false };
+      const session: Session = { client, sftp: undefined as unknown as SFTPWrapper, pending: new Set(), dropped: false, reads: 0, lastUsed: performance.now() };
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
@@ -350,6 +370,14 @@ export class SftpTransport implements FileTransport {
           sftp.on('close', () => this.drop(session, new NetworkError(`${this.describe}: SFTP channel closed`, { operation })));
           sftp.on('error', () => this.drop(session, new NetworkError(`${this.describe}: SFTP channel failed`, { operation })));
           this.live = session;
+          const idle = setInterval(() => {
+            if (session.dropped) return clearInterval(idle);
+            if (session.pending.size === 0 && session.reads === 0 && performance.now() - session.lastUsed > this.idleCloseMs) {
+              clearInterval(idle);
+              this.drop(session, new NetworkError(`${this.describe}: closed when idle`, { operation }));
+            }
+          }, Math.min(60_000, this.idleCloseMs / 2));
+          idle.unref?.();
           resolve(session);
         });
       });
@@ -488,7 +516,3 @@ class PipelinedRead extends Readable {
   }
 }
 
-/** For tests and `harvester check`: the fingerprint of a public key file's blob. */
-export function publicKeyFingerprint(publicKeyLine: string): string {
-  return fingerprint(Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64'));
-}
