@@ -12,6 +12,10 @@ import type { LoopSpec, SupervisorOptions } from './supervisor/options';
 import type { SupervisorEvent } from './supervisor/events';
 import { raiseAlert } from './transfers/alerts';
 import { configuredArrs } from './transfers/arr';
+import { createClient } from './transfers/clients/create';
+import { isClientError } from './transfers/clients/errors';
+import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp';
+import { formatSftpUrl } from './transfers/transports/url';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
@@ -45,9 +49,10 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     if (err instanceof ConfigError) throw new StartupError(err.message, 'configuration');
     throw err;
   }
-  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
+  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
+  if (config.localSeedboxUrl) await checkSeedboxAtStart(config);
   let store: SqliteStore;
   try {
     store = new SqliteStore(config.dbPath);
@@ -61,6 +66,33 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     await store.close();
   }
   return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config), redact: DAEMON_REDACT_PATHS };
+}
+
+/**
+ * A seedbox reached over SFTP is tried once before any thread starts: a key
+ * file that is missing or needs a passphrase, a refused login, an unknown or
+ * changed host key, an unreachable host or a missing folder stop start-up
+ * with one line (exit 1), instead of a loop that fails every poll.
+ */
+async function checkSeedboxAtStart(config: Config): Promise<void> {
+  const shown = config.localSeedboxUrl ? formatSftpUrl(config.localSeedboxUrl) : 'seedbox';
+  try {
+    loadCredentials(config.sftp);
+    loadHostKeyPolicy(config.sftp);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StartupError(err.message, err.variable);
+    throw err;
+  }
+  const client = createClient(config);
+  try {
+    await client.check?.(AbortSignal.timeout(30_000));
+  } catch (err) {
+    // Client errors name the host and never carry a secret (clients/errors.ts).
+    const message = (err as Error).name === 'TimeoutError' && !isClientError(err) ? 'no answer within 30 s' : (err as Error).message.split('\n')[0];
+    throw new StartupError(`LOCAL_SEEDBOX_DIR ${shown}: ${message}`, 'LOCAL_SEEDBOX_DIR');
+  } finally {
+    await client.close?.();
+  }
 }
 
 /**

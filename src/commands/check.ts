@@ -23,7 +23,11 @@ export async function checkConnections(config: Config, timeoutMs = 15_000): Prom
     }
   };
   const client = createClient(config);
-  await probe(`seedbox (${config.downloadClient})`, async (signal) => (client.check ? client.check(signal) : 'reachable'));
+  try {
+    await probe(`seedbox (${config.downloadClient})`, async (signal) => (client.check ? client.check(signal) : 'reachable'));
+  } finally {
+    await client.close?.();
+  }
   for (const arr of configuredArrs(config)) {
     await probe(arr.kind, (signal) => new ArrClient(arr).check(signal));
   }

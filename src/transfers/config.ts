@@ -10,11 +10,15 @@
 // Secrets (tokens, passwords, API keys, webhook URLs, credentials inside a
 // URL) are never quoted in an error, and `describeConfig` masks them.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ClientKind } from './model';
 import { ConfigError, quote } from './config-error';
 import { formatDuration, formatSize, parseDuration, parseRate, parseSize } from './units';
+import { formatSftpUrl, looksLikeUrl, parseSftpUrl, type SftpUrl } from './transports/url';
+import { normalizeFingerprint } from './transports/known-hosts';
+import type { SftpSettings } from './transports/sftp';
 
 export { ConfigError } from './config-error';
 
@@ -35,8 +39,12 @@ export interface Config {
   downloadClient: ClientKind;
   /** Absolute. Holds only Local Layouts (and .part files). */
   downloadDir: string;
-  /** Absolute. The `local` client's seedbox folder. */
-  localSeedboxDir: string;
+  /** Absolute. The `local` client's seedbox folder; null when LOCAL_SEEDBOX_DIR is a URL (localSeedboxUrl). */
+  localSeedboxDir: string | null;
+  /** LOCAL_SEEDBOX_DIR=sftp://...: the folder source over SFTP (DESIGN.md 7). */
+  localSeedboxUrl: SftpUrl | null;
+  /** SFTP_*: how the SFTP File Transport logs in and which host key it trusts. */
+  sftp: SftpSettings;
   /** Absolute. */
   dbPath: string;
   targetLabel: string;
@@ -109,6 +117,8 @@ export const SECRET_VARIABLES = [
   'LIDARR_API_KEY',
   'READARR_API_KEY',
   'ARR_WEBHOOK_TOKEN',
+  'SFTP_PASSWORD',
+  'SFTP_PASSPHRASE',
 ] as const;
 
 // setTimeout fires at once for delays above 2^31-1 ms, so an interval must stay below it.
@@ -208,6 +218,52 @@ const localPath = z
     return text;
   });
 
+// --- the seedbox's folder and the SFTP File Transport (DESIGN.md 7) ---------
+
+/**
+ * LOCAL_SEEDBOX_DIR: a folder, or an `sftp://user@host[:port]/path` URL. A
+ * value shaped like a URL of another scheme (`sfpt://`, `ftp://`, `http://`)
+ * is an error: taken as a folder it would be created here, empty, and nothing
+ * would ever download. The value is not quoted (a URL may carry a password).
+ */
+const seedboxDir = z
+  .string()
+  .optional()
+  .transform((text, ctx): { dir: string } | { url: SftpUrl } | undefined => {
+    if (text === undefined) return undefined;
+    if (text.includes('\0')) return fail(ctx, 'contains a NUL byte');
+    if (!looksLikeUrl(text)) return { dir: text };
+    try {
+      return { url: parseSftpUrl(text) };
+    } catch (err) {
+      return fail(ctx, (err as Error).message);
+    }
+  });
+
+const hostKeyFingerprint = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    return normalizeFingerprint(text) ?? fail(ctx, 'is not a SHA256: fingerprint (e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s, as `ssh-keygen -l -E sha256` prints it)');
+  });
+
+/** The SFTP settings, paths made absolute (`~/` is the home folder, as ssh reads it). */
+function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
+  const home = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : abs(p));
+  return {
+    privateKey: e.SFTP_PRIVATE_KEY ? home(e.SFTP_PRIVATE_KEY) : null,
+    passphrase: e.SFTP_PASSPHRASE ?? null,
+    password: e.SFTP_PASSWORD ?? null,
+    agentSocket: e.SSH_AUTH_SOCK ?? null,
+    knownHosts: home(e.SFTP_KNOWN_HOSTS ?? '~/.ssh/known_hosts'),
+    hostKey: e.SFTP_HOST_KEY ?? null,
+  };
+}
+
+/** An sftp:// folder is listed every minute by default: one SFTP listing is cheap, and no API rate limit applies. */
+const SFTP_FOLDER_POLL_MS = 60_000;
+
 /**
  * An http(s) URL. The value is never quoted in a message: URLs may carry
  * credentials, and webhook URLs are secrets as a whole.
@@ -267,7 +323,7 @@ const umask = z
 const envSchema = z.object({
   DOWNLOAD_CLIENT: oneOf(['local', 'putio', 'deluge'] as const),
   DOWNLOAD_DIR: localPath,
-  LOCAL_SEEDBOX_DIR: localPath,
+  LOCAL_SEEDBOX_DIR: seedboxDir,
   DB_PATH: localPath,
   TARGET_LABEL: plain,
   KEEP_DOWNLOADED_FOR: durationOrNever,
@@ -315,6 +371,13 @@ const envSchema = z.object({
   STALL_TIMEOUT: timeoutOrNever,
   IMPORT_TIMEOUT: timeoutOrNever,
   ARR_WEBHOOK_TOKEN: secret,
+  // The SFTP File Transport (DESIGN.md 7).
+  SFTP_PRIVATE_KEY: localPath,
+  SFTP_PASSPHRASE: secret,
+  SFTP_PASSWORD: secret,
+  SFTP_KNOWN_HOSTS: localPath,
+  SFTP_HOST_KEY: hostKeyFingerprint,
+  SSH_AUTH_SOCK: localPath,
 });
 
 type Env = z.output<typeof envSchema>;
@@ -448,6 +511,11 @@ function settle(e: Env, cwd: string): Config {
     warnings.push('HTTP_BIND is not loopback and HTTP_TOKEN is unset: the ops API is open to the network');
   }
 
+  const seedboxUrl = e.LOCAL_SEEDBOX_DIR && 'url' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.url : null;
+  if (seedboxUrl && client !== 'local') {
+    problems.push({ variable: 'LOCAL_SEEDBOX_DIR', problem: `an sftp:// folder is the local client's seedbox: set DOWNLOAD_CLIENT=local (or leave it unset)` });
+  }
+
   if (problems.length > 0) throw toError(problems);
 
   // SEED_RATIO wins over PUTIO_SEED_RATIO; put.io's original default is 0 (remove at once);
@@ -460,12 +528,14 @@ function settle(e: Env, cwd: string): Config {
   return {
     downloadClient: client,
     downloadDir: abs(e.DOWNLOAD_DIR ?? './data/downloads'),
-    localSeedboxDir: abs(e.LOCAL_SEEDBOX_DIR ?? './data/seedbox'),
+    localSeedboxDir: seedboxUrl ? null : abs(e.LOCAL_SEEDBOX_DIR && 'dir' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.dir : './data/seedbox'),
+    localSeedboxUrl: seedboxUrl,
+    sftp: sftpSettings(e, abs),
     dbPath: abs(e.DB_PATH ?? './data/harvester.db'),
     targetLabel: e.TARGET_LABEL ?? '',
     keepDownloadedForMs: e.KEEP_DOWNLOADED_FOR === undefined ? 24 * 3_600_000 : e.KEEP_DOWNLOADED_FOR,
     // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer.
-    pollingIntervalMs: e.POLLING_INTERVAL ?? (client === 'local' ? 5_000 : 600_000),
+    pollingIntervalMs: e.POLLING_INTERVAL ?? (client !== 'local' ? 600_000 : seedboxUrl ? SFTP_FOLDER_POLL_MS : 5_000),
     cleanupIntervalMs: e.CLEANUP_INTERVAL ?? 600_000,
     maxParallel: e.MAX_PARALLEL ?? 5,
     logLevel: e.LOG_LEVEL ?? 'info',
@@ -575,7 +645,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
   return {
     DOWNLOAD_CLIENT: cfg.downloadClient,
     DOWNLOAD_DIR: cfg.downloadDir,
-    LOCAL_SEEDBOX_DIR: cfg.localSeedboxDir,
+    LOCAL_SEEDBOX_DIR: cfg.localSeedboxUrl ? formatSftpUrl(cfg.localSeedboxUrl) : cfg.localSeedboxDir,
     DB_PATH: cfg.dbPath,
     TARGET_LABEL: cfg.targetLabel,
     KEEP_DOWNLOADED_FOR: never(cfg.keepDownloadedForMs),
@@ -621,6 +691,11 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     STALL_TIMEOUT: never(cfg.stallTimeoutMs),
     IMPORT_TIMEOUT: never(cfg.importTimeoutMs),
     ARR_WEBHOOK_TOKEN: masked(cfg.arrWebhookToken),
+    SFTP_PRIVATE_KEY: cfg.sftp.privateKey,
+    SFTP_PASSPHRASE: masked(cfg.sftp.passphrase),
+    SFTP_PASSWORD: masked(cfg.sftp.password),
+    SFTP_KNOWN_HOSTS: cfg.sftp.knownHosts,
+    SFTP_HOST_KEY: cfg.sftp.hostKey,
   };
 }
 
@@ -643,6 +718,8 @@ export function secretValues(cfg: Config): string[] {
   add(cfg.lidarr?.apiKey);
   add(cfg.readarr?.apiKey);
   add(cfg.arrWebhookToken);
+  add(cfg.sftp.password);
+  add(cfg.sftp.passphrase);
   for (const webhook of [cfg.discordWebhookUrl, cfg.webhookUrl]) {
     if (!webhook) continue;
     add(webhook);

@@ -25,7 +25,10 @@ export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
   // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
   const released = await store.releaseClaimsOf(owner);
   if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);
-  const daemon: Daemon = { config, store, client: createClient(config), owner };
+  const client = createClient(config);
+  // A File Transport's connection is destroyed, never waited on: a hung seedbox must not hold the stop.
+  if (client.close) ctx.defer(() => client.close!());
+  const daemon: Daemon = { config, store, client, owner };
   runs.set(ctx, { daemon, working: false });
   return daemon;
 }

@@ -2,13 +2,21 @@
 import type { Config } from '../config';
 import { DelugeClient } from './deluge';
 import { LocalClient } from './local';
+import { RemoteFolderClient } from './local-remote';
+import { SftpTransport } from '../transports/sftp';
+import { formatSftpUrl } from '../transports/url';
 import { PutioClient } from './putio';
 import type { DownloadClient } from './types';
 
 export function createClient(config: Config): DownloadClient {
   switch (config.downloadClient) {
-    case 'local':
-      return new LocalClient({ seedboxDir: config.localSeedboxDir, label: config.targetLabel });
+    case 'local': {
+      const url = config.localSeedboxUrl;
+      if (!url) return new LocalClient({ seedboxDir: config.localSeedboxDir!, label: config.targetLabel });
+      // The folder source over SFTP: the same rules, through the File Transport.
+      const transport = new SftpTransport({ username: url.username, host: url.host, port: url.port, settings: config.sftp });
+      return new RemoteFolderClient({ transport, root: url.path, label: config.targetLabel, shown: formatSftpUrl(url) });
+    }
     case 'putio':
       return new PutioClient({
         token: config.putio.token ?? '',

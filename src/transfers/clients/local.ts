@@ -265,25 +265,29 @@ export class LocalClient implements DownloadClient {
   }
 
   private toTransfer(name: string, scan: EntryScan, stable: boolean): RemoteTransfer {
-    const quiet = this.now() - scan.newestMtimeMs >= this.minQuietMs;
-    let status: LocalStatus;
-    if (scan.hasPartial) status = 'incomplete';
-    else if (scan.files.length === 0) status = 'empty';
-    else if (stable && quiet) status = 'ready';
-    else status = 'settling';
-    const finished = status === 'ready';
-    return {
-      remoteId: name,
-      name,
-      remoteStatus: status,
-      progress: finished ? 100 : 0,
-      finished,
-      totalBytes: scan.totalBytes,
-    };
+    return folderTransfer(name, scan, stable, this.now() - scan.newestMtimeMs >= this.minQuietMs);
   }
 }
 
-function errorTransfer(name: string, code: string): RemoteTransfer {
+/** An entry as a Transfer: finished only when stable across two polls, quiet, and with no partial marker (also local-remote.ts). */
+export function folderTransfer(name: string, scan: EntryScan, stable: boolean, quiet: boolean): RemoteTransfer {
+  let status: LocalStatus;
+  if (scan.hasPartial) status = 'incomplete';
+  else if (scan.files.length === 0) status = 'empty';
+  else if (stable && quiet) status = 'ready';
+  else status = 'settling';
+  const finished = status === 'ready';
+  return {
+    remoteId: name,
+    name,
+    remoteStatus: status,
+    progress: finished ? 100 : 0,
+    finished,
+    totalBytes: scan.totalBytes,
+  };
+}
+
+export function errorTransfer(name: string, code: string): RemoteTransfer {
   return {
     remoteId: name,
     name,
@@ -335,7 +339,7 @@ async function writeAll(out: FileHandle, bytes: Buffer, position: number): Promi
 }
 
 /** A remoteId is one top-level name, never a path. */
-function entryName(remoteId: string): string {
+export function entryName(remoteId: string): string {
   if (!remoteId || remoteId === '.' || remoteId === '..' || /[\\/\0]/.test(remoteId)) {
     throw new RejectedError(`local: "${remoteId.slice(0, 80)}" is not an entry name`, { operation: 'local' });
   }

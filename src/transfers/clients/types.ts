@@ -24,6 +24,8 @@ export interface DownloadClient {
   addTransfer?(req: AddRequest, signal?: AbortSignal): Promise<RemoteTransfer>;
   /** `harvester check`: one line describing the connection (account, folder), or a typed error (clients/errors.ts). */
   check?(signal?: AbortSignal): Promise<string>;
+  /** Drop the client's connections at once (a File Transport's SSH connection); called when its loop stops. */
+  close?(): Promise<void>;
   /**
    * Copy the file from `offset` on into `dest` directly (a source on this
    * machine), instead of openFile's stream; the same errors as openFile,

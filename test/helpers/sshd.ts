@@ -1,0 +1,195 @@
+// A real OpenSSH sshd on loopback for the SFTP tests (reference/seedboxes.md
+// "OpenSSH sshd 9.2"): its own host key, authorized_keys and pid file, the
+// internal-sftp subsystem, started once per test file. It can be stopped and
+// started again on the same port (a dropped seedbox), and its session
+// processes paused with SIGSTOP (a stalled one).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort, removeDir, tempDir } from './index';
+
+export const SSHD = '/usr/sbin/sshd';
+
+export interface Sshd {
+  port: number;
+  dir: string;
+  /** The served tree: tests put the seedbox folder under here. */
+  root: string;
+  /** An unencrypted client key authorized for root. */
+  clientKey: string;
+  /** The same key, encrypted with `passphrase`. */
+  encryptedKey: string;
+  passphrase: string;
+  /** `SHA256:...` of the host key, as `ssh-keygen -l -E sha256` prints it. */
+  hostFingerprint: string;
+  /** The host key's public line (`ssh-ed25519 AAAA...`). */
+  hostPublicKey: string;
+  /** The RSA host key's public line, when started with `rsaHostKey`. */
+  rsaHostPublicKey?: string;
+  /** A known_hosts file naming this server (`[127.0.0.1]:PORT ...`). */
+  knownHosts: string;
+  /** The env a daemon needs for it, with the seedbox folder at `path`. */
+  env(path: string, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /** Kill the listener and every session (the box went away). */
+  stop(): Promise<void>;
+  /** Start it again on the same port. */
+  start(): Promise<void>;
+  /** SIGSTOP (or SIGCONT) every session process: connections stay open and answer nothing. */
+  pauseSessions(): void;
+  resumeSessions(): void;
+  /** How many connections the server holds (its session processes). */
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+function keygen(path: string, passphrase = ''): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'harvester-test', '-f', path]);
+}
+
+export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Sshd> {
+  mkdirSync('/run/sshd', { recursive: true });
+  const dir = tempDir('harvester-sshd-');
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  keygen(join(dir, 'host_key'));
+  // A second host key (RSA) after the Ed25519 one: a box that a known_hosts may know by either.
+  if (opts.rsaHostKey) execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_key_rsa')]);
+  keygen(join(dir, 'client_key'));
+  const passphrase = 'correct horse battery';
+  execFileSync('cp', [join(dir, 'client_key'), join(dir, 'client_key_enc')]);
+  execFileSync('ssh-keygen', ['-q', '-p', '-N', passphrase, '-f', join(dir, 'client_key_enc')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+  const port = await freePort();
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      ...(opts.rsaHostKey ? [`HostKey ${join(dir, 'host_key_rsa')}`] : []),
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PermitRootLogin yes',
+      'PasswordAuthentication yes',
+      'KbdInteractiveAuthentication no',
+      'Subsystem sftp internal-sftp',
+      'MaxSessions 64',
+      'MaxStartups 64:30:128',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  const hostPublicKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const hostFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(/\s+/)[1]!;
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
+
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  const running = (): boolean => !!child && child.exitCode === null && child.signalCode === null;
+  const start = async (): Promise<void> => {
+    if (running()) return;
+    child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d: Buffer) => { stderr += d; });
+    const deadline = Date.now() + 15_000;
+    while (!(await accepts(port))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`sshd did not listen on ${port}; stderr: ${stderr.slice(-1000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const sessions = (): number[] => {
+    if (!child?.pid) return [];
+    try {
+      return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return []; // none
+    }
+  };
+  const descendants = (pids: number[]): number[] =>
+    pids.flatMap((pid) => {
+      let kids: number[] = [];
+      try {
+        kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        /* none */
+      }
+      return [pid, ...descendants(kids)];
+    });
+  const signalSessions = (sig: NodeJS.Signals): void => {
+    for (const pid of descendants(sessions())) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  const stop = async (): Promise<void> => {
+    if (!running()) return;
+    const listener = child!;
+    const all = descendants(sessions());
+    const exited = new Promise<void>((r) => listener.once('exit', () => r()));
+    listener.kill('SIGKILL');
+    for (const pid of all) {
+      try {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await exited;
+    // A session that outlived the listener still holds the pipe: do not let it keep the test alive.
+    listener.stderr?.destroy();
+  };
+  await start();
+  return {
+    port,
+    dir,
+    root,
+    clientKey: join(dir, 'client_key'),
+    encryptedKey: join(dir, 'client_key_enc'),
+    passphrase,
+    hostFingerprint,
+    hostPublicKey,
+    ...(opts.rsaHostKey ? { rsaHostPublicKey: readFileSync(join(dir, 'host_key_rsa.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ') } : {}),
+    knownHosts,
+    env: (path, extra = {}) => ({
+      LOCAL_SEEDBOX_DIR: `sftp://root@127.0.0.1:${port}${path}`,
+      SFTP_PRIVATE_KEY: join(dir, 'client_key'),
+      SFTP_HOST_KEY: hostFingerprint,
+      SSH_AUTH_SOCK: '',
+      ...extra,
+    }),
+    stop,
+    start,
+    pauseSessions: () => signalSessions('SIGSTOP'),
+    resumeSessions: () => signalSessions('SIGCONT'),
+    sessionCount: () => sessions().length,
+    close: async () => {
+      await stop();
+      removeDir(dir);
+    },
+  };
+}
+
+/** Does something accept TCP connections on the port (and say SSH)? */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.setTimeout(1000);
+    s.once('data', (d: Buffer) => {
+      s.destroy();
+      resolve(d.toString('latin1').startsWith('SSH-'));
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
