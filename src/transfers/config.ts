@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { ClientKind } from './model';
 import { ConfigError, quote } from './config-error';
 import { formatDuration, formatSize, parseDuration, parseRate, parseSize } from './units';
+import { isLoopbackAddress as isLoopback } from './net/host';
 
 export { ConfigError } from './config-error';
 
@@ -525,10 +526,6 @@ export function parseBindAddress(text: string): BindAddress | undefined {
 
 export function formatBindAddress(b: BindAddress): string {
   return b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function trimSlash(url: string): string {
