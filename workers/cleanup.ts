@@ -36,7 +36,7 @@ export default defineLoop({
       if (ctx.signal.aborted) return;
       if (!d.delete) {
         // Said once per copy while this worker runs, not at every tick for as long as the link stays.
-        if (/outside/.test(d.reason) && !refused.has(d.transfer.id)) {
+        if (d.code === 'outside-download-dir' && !refused.has(d.transfer.id)) {
           refused.add(d.transfer.id);
           ctx.log.warn({ event: 'cleanup.refused', transferId: d.transfer.id, path: d.path }, `not deleting ${d.path}: ${d.reason}`);
         }

@@ -5,6 +5,7 @@
 import { ConfigError } from '../transfers/config';
 import { formatDuration, parseDuration } from '../transfers/units';
 import { checkLinkCode, LinkError, PUTIO_LINK_URL, requestLinkCode } from '../transfers/clients/putio-link';
+import { sleep } from '../transfers/net/sleep';
 import { writeSecretFile } from './secret-file';
 
 export interface LoginPutioOptions {
@@ -46,18 +47,6 @@ function settings(env: NodeJS.ProcessEnv, opts: LoginPutioOptions) {
   return { file, appId, apiUrl: api.replace(/\/+$/, ''), timeoutMs, intervalMs };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Runs the sign-in; the exit code: 0 token written, 1 refused/expired/timed out/bad
  * settings, 130 cancelled (`signal` aborted, the CLI's Ctrl-C). Nothing is written unless put.io linked the code.
@@ -87,7 +76,8 @@ export async function loginPutio(
     const deadline = Date.now() + s.timeoutMs;
     let said: string | undefined;
     for (;;) {
-      await sleep(Math.min(s.intervalMs, Math.max(0, deadline - Date.now())), signal);
+      // The shared sleep rejects on abort; here Ctrl-C ends the wait and the next line says "cancelled".
+      await sleep(Math.min(s.intervalMs, Math.max(0, deadline - Date.now())), signal).catch(() => undefined);
       if (signal.aborted) return cancelled();
       if (Date.now() >= deadline) {
         return fail(`the code was not linked within ${formatDuration(s.timeoutMs)}; no token written (run it again for a new code)`);

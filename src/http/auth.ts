@@ -6,6 +6,7 @@
 // never written into a response or a log line.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackAddress, isLoopbackHostHeader } from '../transfers/net/host';
 
 export class TokenCheck {
   private readonly digest: Buffer | undefined;
@@ -43,8 +44,6 @@ export function presentedToken(header: string | undefined): string | undefined {
   return colon >= 0 ? decoded.slice(colon + 1) : undefined;
 }
 
-const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)(?::\d{1,5})?$/i;
-
 /**
  * Without a token the server trusts the network it is bound to. A loopback
  * bind must not be readable from a web page through DNS rebinding, so a Host
@@ -53,13 +52,11 @@ const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)(?::\d{1,5}
  */
 export function hostAllowed(req: IncomingMessage, boundToLoopback: boolean, tokenRequired: boolean): boolean {
   if (tokenRequired || !boundToLoopback) return true;
-  const host = req.headers.host;
-  return host === undefined || LOOPBACK_HOST.test(host);
+  // The rule, and why the Transmission endpoint's differs: src/transfers/net/host.ts.
+  return isLoopbackHostHeader(req.headers.host);
 }
 
-export function isLoopbackAddress(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
+export { isLoopbackAddress };
 
 /**
  * Cross-site request protection for the page's actions (DESIGN.md 9), with or without

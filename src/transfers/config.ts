@@ -19,6 +19,7 @@ import { formatDuration, formatSize, parseDuration, parseRate, parseSize } from 
 import { formatSftpUrl, looksLikeUrl, parseSftpUrl, type SftpUrl } from './transports/url';
 import { normalizeFingerprint } from './transports/known-hosts';
 import type { SftpSettings } from './transports/sftp';
+import { isLoopbackAddress as isLoopback } from './net/host';
 
 export { ConfigError } from './config-error';
 
@@ -595,10 +596,6 @@ export function parseBindAddress(text: string): BindAddress | undefined {
 
 export function formatBindAddress(b: BindAddress): string {
   return b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function trimSlash(url: string): string {

@@ -1,4 +1,4 @@
-// Fault switches shared by the loopback fakes (arr-server, webhook-server):
+// Fault switches shared by the loopback fakes (arr-server, webhook-server, putio):
 // each fault applies to the next N matching requests, so a test says exactly
 // which call breaks and how, then waits on events instead of sleeping.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,10 +27,22 @@ export interface HttpFault {
   body?: unknown;
 }
 
-export class FaultQueue {
-  private readonly faults: (HttpFault & { left: number })[] = [];
+/** What a queue holds: a kind, how many requests it applies to, which endpoints. */
+export interface QueuedFault {
+  kind: string;
+  times?: number;
+  match?: string | RegExp;
+}
 
-  add(fault: HttpFault): void {
+/**
+ * The faults in the order they were added. A fake with its own fault kinds (put.io's
+ * download faults) types the queue with them and takes, at each point of its answer,
+ * only the kinds that apply there (`kinds`), so one queue serves the whole request.
+ */
+export class FaultQueue<F extends QueuedFault = HttpFault> {
+  private readonly faults: (F & { left: number })[] = [];
+
+  add(fault: F): void {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
 
@@ -38,9 +50,13 @@ export class FaultQueue {
     this.faults.length = 0;
   }
 
-  take(key: string): HttpFault | undefined {
+  /** The first fault left for `key` (and of one of `kinds`, when given), counted as used. */
+  take(key: string, kinds?: readonly F['kind'][]): F | undefined {
     const fault = this.faults.find(
-      (f) => f.left > 0 && (f.match === undefined || (typeof f.match === 'string' ? f.match === key : f.match.test(key))),
+      (f) =>
+        f.left > 0 &&
+        (kinds === undefined || kinds.includes(f.kind)) &&
+        (f.match === undefined || (typeof f.match === 'string' ? f.match === key : f.match.test(key))),
     );
     if (fault) fault.left--;
     return fault;

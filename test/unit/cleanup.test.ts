@@ -105,8 +105,10 @@ test('with no Sonarr/Radarr configured nothing is deleted, however old and howev
     assert.equal(decisions.length, transfers.length, `KEEP_DOWNLOADED_FOR=${keep}: every local copy is listed`);
     for (const d of decisions) {
       assert.equal(d.delete, false, `KEEP_DOWNLOADED_FOR=${keep}: ${d.transfer.state} imported ${d.transfer.importedAt} is kept`);
-      assert.match(d.reason, /no Sonarr\/Radarr configured: local copies are your library/);
+      assert.equal(d.code, 'no-arr');
     }
+    // The sentence the dry run prints.
+    assert.equal(decisions[0]!.reason, 'no Sonarr/Radarr configured: local copies are your library');
   }
 });
 
@@ -118,8 +120,9 @@ test('KEEP_DOWNLOADED_FOR=never keeps every copy even with Sonarr and Radarr con
     assert.equal(decisions.length, transfers.length);
     for (const d of decisions) {
       assert.equal(d.delete, false, `${d.transfer.id} kept`);
-      assert.equal(d.reason, 'KEEP_DOWNLOADED_FOR=never');
+      assert.equal(d.code, 'never');
     }
+    assert.equal(decisions[0]!.reason, 'KEEP_DOWNLOADED_FOR=never');
   }
 });
 
@@ -137,13 +140,13 @@ test('with an *arr configured: an imported copy goes once older than KEEP_DOWNLO
   for (const t of [old, exactly, cleaned, inCategory]) {
     const d = decisionOf(decisions, t);
     assert.equal(d.delete, true, `${t.id} imported ${(NOW - t.importedAt!) / HOUR} h ago goes`);
-    assert.match(d.reason, /^imported .* ago, older than KEEP_DOWNLOADED_FOR=24h$/);
+    assert.equal(d.code, 'expired');
   }
   assert.equal(decisionOf(decisions, old).reason, 'imported 30d ago, older than KEEP_DOWNLOADED_FOR=24h');
   for (const t of [almost, fresh]) {
     const d = decisionOf(decisions, t);
     assert.equal(d.delete, false, `${t.id} imported ${(NOW - t.importedAt!) / HOUR} h ago stays`);
-    assert.match(d.reason, /kept for KEEP_DOWNLOADED_FOR=24h/);
+    assert.equal(d.code, 'too-young');
   }
   assert.equal(decisionOf(decisions, fresh).reason, 'imported 1h ago, kept for KEEP_DOWNLOADED_FOR=24h');
 
@@ -157,7 +160,8 @@ test('Radarr alone turns cleanup on, and KEEP_DOWNLOADED_FOR=0 deletes an import
   const justNow = transfer({ state: 'imported', importedAt: NOW });
   const [d] = cleanupDecisions(config(dir, { KEEP_DOWNLOADED_FOR: '0', ...RADARR }), [justNow], NOW);
   assert.equal(d!.delete, true);
-  assert.match(d!.reason, /older than KEEP_DOWNLOADED_FOR=0/);
+  assert.equal(d!.code, 'expired');
+  assert.equal(d!.reason, 'imported 1s ago, older than KEEP_DOWNLOADED_FOR=0');
 });
 
 test('a copy no *arr has imported is kept, however old, whatever KEEP_DOWNLOADED_FOR says', () => {
@@ -172,8 +176,9 @@ test('a copy no *arr has imported is kept, however old, whatever KEEP_DOWNLOADED
   assert.equal(decisions.length, 3, 'listed (as kept), so the dry run can say why');
   for (const d of decisions) {
     assert.equal(d.delete, false, `${d.transfer.id} kept`);
-    assert.equal(d.reason, 'not imported by Sonarr/Radarr yet');
+    assert.equal(d.code, 'not-imported');
   }
+  assert.equal(decisions[0]!.reason, 'not imported by Sonarr/Radarr yet');
 });
 
 test('copies that are not there (not downloaded yet, failed, skipped, already deleted, no Local Layout) are not listed at all', () => {
@@ -225,8 +230,9 @@ test('an imported, old copy whose path leads out of DOWNLOAD_DIR (symlink, categ
   for (const t of escapes) {
     const d = decisionOf(decisions, t);
     assert.equal(d.delete, false, `${d.path} kept`);
-    assert.match(d.reason, /outside DOWNLOAD_DIR/);
+    assert.equal(d.code, 'outside-download-dir');
   }
+  assert.equal(decisionOf(decisions, escapes[0]!).reason, 'resolves outside DOWNLOAD_DIR (a symlink?): never touched');
   assert.equal(decisionOf(decisions, real).delete, true, 'the real copy of the same age goes');
   assert.equal(decisionOf(decisions, real).path, path.join(downloads, 'Real.Show'));
   // Deciding is pure: nothing on disk moved.
@@ -270,6 +276,7 @@ test('property: a copy is deleted only when an *arr is configured, KEEP_DOWNLOAD
         const t = d.transfer;
         assert.ok(t.localName && !t.localDeletedAt, 'only copies that exist are listed');
         assert.ok(d.reason.length > 0, 'every decision says why');
+        assert.equal(d.delete, d.code === 'expired', `a copy is deleted exactly when its code is expired (${d.code})`);
         if (!d.delete) continue;
         assert.ok(sonarr || radarr, 'deleted with no *arr configured');
         assert.notEqual(cfg.keepDownloadedForMs, null, 'deleted with KEEP_DOWNLOADED_FOR=never');

@@ -154,7 +154,7 @@ test('giveUpImport records the end of waiting once, notifies once, keeps the sta
   // cleanup keeps the copy, however eager KEEP_DOWNLOADED_FOR is.
   const config = loadConfig({ SONARR_BASE_URL: 'http://sonarr:8989', SONARR_API_KEY: 'k', KEEP_DOWNLOADED_FOR: '0', DOWNLOAD_DIR: '/downloads' });
   const [decision] = cleanupDecisions(config, [given], now + 100 * H);
-  assert.deepEqual([decision!.delete, decision!.reason], [false, 'not imported within IMPORT_TIMEOUT: kept (import it, or delete it yourself)']);
+  assert.deepEqual([decision!.delete, decision!.code, decision!.reason], [false, 'import-given-up', 'not imported within IMPORT_TIMEOUT: kept (import it, or delete it yourself)']);
   // The user imports it by hand; Sonarr's webhook reports it: imported after all.
   assert.equal(await markImported(store, given, 'ops', 'sonarr:webhook'), 'imported');
   assert.equal((await store.get(t.id))!.state, 'imported');

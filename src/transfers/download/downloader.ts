@@ -18,6 +18,7 @@ import { ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeM
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
+import { sleep } from '../net/sleep';
 import { Semaphore } from './semaphore';
 import { formatSize } from '../units';
 
@@ -414,14 +415,6 @@ function resumable(err: unknown): boolean {
   if (err instanceof SizeMismatchError) return err.actual < err.expected;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_SOCKET';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(timer); reject(signal.reason); };
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function sizeOf(path: string): Promise<number | undefined> {

@@ -10,7 +10,7 @@
 //    `X-Transmission-Session-Id` (Sonarr's probe expects exactly that).
 // Nothing here logs or returns the credentials a request carried.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIpOrLocalhostHostHeader } from '../net/host';
 
 export interface Credentials {
   username: string;
@@ -48,16 +48,11 @@ export function basicMatches(header: string | undefined, expected: Credentials):
   return m !== null && colon >= 0 && userOk && passwordOk;
 }
 
-/** Host header values a loopback endpoint without credentials accepts: IP literals and localhost. */
-export function isAllowedHost(hostHeader: string | undefined): boolean {
-  if (hostHeader === undefined || hostHeader === '') return true;
-  let host = hostHeader.trim().toLowerCase();
-  const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
-  if (bracket) return isIP(bracket[1]!) === 6;
-  host = host.replace(/:\d+$/, '');
-  if (isIP(host) !== 0) return true;
-  return host === 'localhost' || host === 'localhost.' || host.endsWith('.localhost') || host.endsWith('.localhost.');
-}
+/**
+ * Host header values a loopback endpoint without credentials accepts: IP literals and localhost
+ * (Transmission's whitelist default; why it differs from the ops server's rule: ../net/host.ts).
+ */
+export const isAllowedHost: (hostHeader: string | undefined) => boolean = isIpOrLocalhostHostHeader;
 
 export interface GateInput {
   authorization?: string | undefined;

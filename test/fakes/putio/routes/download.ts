@@ -1,0 +1,64 @@
+// GET /download/:id?sig=: the signed link files/:id/url hands out. Streams the
+// bytes with Range support (206 + Content-Range, 416 past the end), or breaks as
+// the download faults say (ignore-range, drop, stall-body).
+import type { ServerResponse } from 'node:http';
+import { signature, type Call, type PutioContext } from '../context';
+
+export const DOWNLOAD_KEY = 'GET /download/:id';
+
+export function download({ tree, token, faults }: PutioContext, { req, path, query }: Call, res: ServerResponse): void {
+  const id = Number(path.split('/')[2]);
+  const node = tree.get(id);
+  if (query.sig !== signature(token, id)) {
+    res.writeHead(403, { 'Content-Type': 'text/plain' }).end('bad signature');
+    return;
+  }
+  if (!node || node.isDir || !node.content) {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+    return;
+  }
+  if (node.downloadStatus) {
+    res.writeHead(node.downloadStatus, { 'Content-Type': 'text/html' }).end('<html>error page</html>');
+    return;
+  }
+  const content = node.content;
+  const size = content.length;
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  const range = req.headers.range;
+  const ignore = range ? faults.take(DOWNLOAD_KEY, ['ignore-range']) : undefined;
+  if (range && !ignore) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    if (m && (m[1] || m[2])) {
+      if (m[1]) {
+        start = Number(m[1]);
+        if (m[2]) end = Math.min(size - 1, Number(m[2]));
+      } else {
+        start = Math.max(0, size - Number(m[2]));
+      }
+      if (start >= size || start > end) {
+        res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+        return;
+      }
+      status = 206;
+    }
+  }
+  const body = content.subarray(start, end + 1);
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': body.length,
+    'Accept-Ranges': 'bytes',
+  };
+  if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+  res.writeHead(status, headers);
+  const breakFault = faults.take(DOWNLOAD_KEY, ['drop', 'stall-body']);
+  if (breakFault) {
+    const cut = Math.min(body.length, breakFault.afterBytes ?? Math.floor(body.length / 2));
+    res.write(body.subarray(0, cut), () => {
+      if (breakFault.kind === 'drop') res.socket?.destroy();
+    });
+    return;
+  }
+  res.end(body);
+}
