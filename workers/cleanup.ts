@@ -5,26 +5,31 @@
 import { rm } from 'node:fs/promises';
 import { defineLoop } from '../src/loop';
 import { cleanupDecisions, cleanupOff } from '../src/transfers/cleanup';
+import { STEP_LEASE_MS } from '../src/transfers/step-lease';
 import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
-let daemon: Daemon;
-const LEASE_MS = 30_000;
-let lastPruneAt = 0;
-/** Copies whose refusal (they resolve outside DOWNLOAD_DIR) was already logged. */
-const refused = new Set<string>();
+interface CleanupState {
+  daemon: Daemon;
+  /** When RETENTION pruning last ran (every CLEANUP_INTERVAL). */
+  lastPruneAt: number;
+  /** Copies whose refusal (they resolve outside DOWNLOAD_DIR) was already logged. */
+  refused: Set<string>;
+}
 
 export default defineLoop({
-  async setup(ctx) {
-    daemon = await openDaemon(ctx);
+  async setup(ctx): Promise<CleanupState> {
+    const daemon = await openDaemon(ctx);
     const off = cleanupOff(daemon.config);
     if (off) ctx.log.info({ event: 'cleanup.off', reason: off }, `local cleanup is off (${off})`);
+    return { daemon, lastPruneAt: 0, refused: new Set() };
   },
-  tick: daemonTick(async (ctx) => {
+  tick: daemonTick<CleanupState>(async (ctx, state) => {
+    const { daemon, refused } = state;
     const { store, owner, config } = daemon;
     const now = Date.now();
     // Pruning RETENTION runs every CLEANUP_INTERVAL; looking for due copies, at every tick.
-    if (config.retentionMs !== null && now - lastPruneAt >= config.cleanupIntervalMs) {
-      lastPruneAt = now;
+    if (config.retentionMs !== null && now - state.lastPruneAt >= config.cleanupIntervalMs) {
+      state.lastPruneAt = now;
       const pruned = await store.pruneCleaned(now - config.retentionMs);
       await store.pruneNotifications(now - config.retentionMs);
       await store.pruneDownloadHistory(now - config.retentionMs);
@@ -42,7 +47,7 @@ export default defineLoop({
         }
         continue;
       }
-      if (!(await store.claim(d.transfer.id, owner, LEASE_MS))) continue;
+      if (!(await store.claim(d.transfer.id, owner, STEP_LEASE_MS))) continue;
       try {
         await rm(d.path, { recursive: true, force: true });
         await store.markLocalDeleted(d.transfer.id, owner);
