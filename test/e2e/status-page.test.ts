@@ -86,8 +86,9 @@ test('the status page shows loops and a live download on a phone, keeps a hostil
     await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
     const download = page.locator('#downloads li.download').first();
     await download.waitFor({ timeout: 30_000 });
-    assert.equal(await download.locator('.name').textContent(), HOSTILE_LAID_OUT, 'the name is shown as text');
-    assert.match(HOSTILE_LAID_OUT, /&/, 'still a name that markup would change');
+    // The seedbox's name until the download loop publishes the Local Layout name it writes: either, as text.
+    const shown = await download.locator('.name').textContent();
+    assert.ok(shown === HOSTILE || shown === HOSTILE_LAID_OUT, `the name is shown as text: ${shown}`);
     const value = (): Promise<number> => download.locator('progress').evaluate((p) => (p as HTMLProgressElement).value);
     const first = await value();
     await page.waitForFunction((before) => {
