@@ -20,7 +20,8 @@ import {
   type TransferFile,
   type TransferState,
 } from '../model';
-import { moveInOrder, QUEUE_STATES, type QueueMove } from '../queue';
+import { moveInOrder, type QueueMove } from '../queue';
+import { assertLegalTransition, QUEUE_STATES, REQUEUEABLE, STAMPED, STEP_DONE } from '../transitions';
 import { backoffDelay } from './backoff';
 import { StoreError } from './errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
@@ -64,16 +65,6 @@ function etaOf(remote: RemoteTransfer): number | null {
 }
 
 const INFO_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
-/** States after which the step that failed so far is done: attempts start again from zero. */
-const STEP_DONE: ReadonlySet<TransferState> = new Set(['downloaded', 'imported', 'seeding', 'cleaned']);
-/** States a re-grab (torrent-add of a transfer harvester already knows) takes up again. */
-const REQUEUEABLE: ReadonlySet<TransferState> = new Set(['skipped', 'cleaned', 'failed']);
-const STAMP: Partial<Record<TransferState, 'downloaded_at' | 'imported_at' | 'cleaned_at'>> = {
-  downloaded: 'downloaded_at',
-  imported: 'imported_at',
-  cleaned: 'cleaned_at',
-};
 
 /** Patch fields a transition may write, and their columns (a whitelist: nothing else reaches SQL). */
 const PATCH_COLUMNS = {
@@ -428,7 +419,7 @@ export class SqliteStore implements Store {
     const now = this.clock();
     return this.tx(() => {
       const row = this.sql.getTransfer.get(id) as TransferRow | undefined;
-      if (!row || !REQUEUEABLE.has(row.state as TransferState)) return undefined;
+      if (!row || !REQUEUEABLE.includes(row.state as TransferState)) return undefined;
       // A re-grab is a new add: its step history starts over, and it joins the queue at the bottom
       // (created_at is the add's time, as Transmission's addedDate; the numeric id, the rowid, is kept).
       // What was verified before says nothing of the disk now (the copy may have been deleted): the
@@ -490,14 +481,15 @@ export class SqliteStore implements Store {
   }
 
   async transition(id: string, owner: string, from: TransferState, to: TransferState, patch: TransitionPatch = {}): Promise<boolean> {
-    if (!TRANSFER_STATES.includes(to)) throw new RangeError(`unknown transfer state ${JSON.stringify(to)}`);
+    // A change the table does not allow is a bug in the caller, not a lost race: it throws.
+    assertLegalTransition(from, to);
     const now = this.clock();
     const sets: string[] = ['state = @to', 'updated_at = @now'];
     const params: Record<string, unknown> = { id, owner, from, to, now };
-    if (STEP_DONE.has(to) && to !== from) {
+    if (STEP_DONE.includes(to)) {
       sets.push('attempts = 0', 'last_error = NULL', 'next_attempt_at = NULL');
-      const stamp = STAMP[to];
-      if (stamp) sets.push(`${stamp} = @now`);
+      const stamp = STAMPED[to];
+      if (stamp) sets.push(`${PATCH_COLUMNS[stamp]} = @now`);
     }
     for (const [key, column] of Object.entries(PATCH_COLUMNS)) {
       const value = patch[key as keyof typeof PATCH_COLUMNS];
