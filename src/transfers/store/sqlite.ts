@@ -5,7 +5,6 @@
 // lock at BEGIN, so two connections can never both read "free" and both claim).
 //
 // All SQL of the project lives in this folder.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from './driver';
@@ -23,6 +22,8 @@ import {
 import { moveInOrder, type QueueMove } from '../queue';
 import { assertLegalTransition, QUEUE_STATES, REQUEUEABLE, STAMPED, STEP_DONE } from '../transitions';
 import { backoffDelay } from './backoff';
+import { standInHash, transferId } from './ids';
+import { mergeListing } from './merge-listing';
 import { StoreError } from './errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
@@ -50,21 +51,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** The stand-in hash until the real info-hash is known: stable across restarts (DESIGN.md, hashString). */
-export function standInHash(client: ClientKind, remoteId: string): string {
-  return createHash('sha1').update(`${client}:${remoteId}`).digest('hex');
-}
-
-export function transferId(client: ClientKind, remoteId: string): string {
-  return `${client}:${remoteId}`;
-}
-
-/** The seedbox's ETA as the store keeps it: whole seconds, or null when it gives none. */
-function etaOf(remote: RemoteTransfer): number | null {
-  return remote.eta !== undefined && Number.isFinite(remote.eta) && remote.eta >= 0 ? Math.round(remote.eta) : null;
-}
-
-const INFO_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export { standInHash, transferId };
 
 /** Patch fields a transition may write, and their columns (a whitelist: nothing else reaches SQL). */
 const PATCH_COLUMNS = {
@@ -339,54 +326,34 @@ export class SqliteStore implements Store {
   async upsertRemote(client: ClientKind, remote: RemoteTransfer, opts: UpsertOptions = {}): Promise<UpsertResult> {
     const now = this.clock();
     const id = transferId(client, remote.remoteId);
-    const realHash = remote.hash && INFO_HASH.test(remote.hash.toLowerCase()) ? remote.hash.toLowerCase() : undefined;
     return this.tx(() => {
       const row = this.sql.getTransfer.get(id) as TransferRow | undefined;
-      if (!row) {
-        const state: TransferState = remote.finished ? 'queued' : 'pending';
-        this.sql.insertTransfer.run({
-          id,
-          client,
-          remote_id: remote.remoteId,
-          name: remote.name,
-          hash: realHash ?? standInHash(client, remote.remoteId),
-          category: opts.category ?? null,
-          state,
-          remote_status: remote.remoteStatus,
-          remote_progress: remote.progress,
-          remote_ratio: remote.ratio ?? null,
-          remote_error: remote.errorString ?? null,
-          remote_eta: etaOf(remote),
-          total_bytes: Math.trunc(remote.totalBytes),
-          seed_ratio_limit: opts.seedRatioLimit ?? null,
-          paused_at: opts.paused ? now : null,
-          now,
-        });
-        return { transfer: this.mustGet(id), created: true, queued: state === 'queued' };
-      }
-      // Only pending moves on: a transfer harvester already took further is never resurrected.
-      const queued = row.state === 'pending' && remote.finished;
-      // The stand-in gives way to the real info-hash once; after that the hash never changes.
-      const hash = realHash && row.hash === standInHash(client, remote.remoteId) ? realHash : row.hash;
-      const next = {
-        name: remote.name,
-        hash,
-        state: queued ? 'queued' : row.state,
-        remote_status: remote.remoteStatus,
-        remote_progress: remote.progress,
-        remote_ratio: remote.ratio ?? null,
-        remote_error: remote.errorString ?? null,
-        remote_eta: etaOf(remote),
-        // A stall is no change of the seedbox's progress for a while: the time moves only with the progress.
-        remote_progress_at: remote.progress !== row.remote_progress || row.remote_progress_at === null ? now : row.remote_progress_at,
-        // Once File Names are recorded their sizes are the total; the listing's total is only a first guess.
-        total_bytes: row.local_name === null ? Math.trunc(remote.totalBytes) : row.total_bytes,
-        category: opts.category !== undefined && opts.category !== null ? opts.category : row.category,
-        seed_ratio_limit: opts.seedRatioLimit !== undefined ? opts.seedRatioLimit : row.seed_ratio_limit,
+      // The rules are merge-listing.ts's; this only reads and writes the row.
+      const merged = mergeListing(row && toTransfer(row), client, remote, opts, now);
+      const f = merged.fields;
+      const listed = {
+        id,
+        name: f.name,
+        hash: f.hash,
+        state: f.state,
+        remote_status: f.remoteStatus,
+        remote_progress: f.remoteProgress,
+        remote_ratio: f.remoteRatio,
+        remote_error: f.remoteError,
+        remote_eta: f.remoteEta,
+        remote_progress_at: f.remoteProgressAt,
+        total_bytes: f.totalBytes,
+        category: f.category,
+        seed_ratio_limit: f.seedRatioLimit,
+        last_seen_at: f.lastSeenAt,
+        updated_at: f.updatedAt,
       };
-      const changed = (Object.keys(next) as Array<keyof typeof next>).some((k) => next[k] !== row[k]);
-      this.sql.updateListed.run({ ...next, id, now, updated_at: changed ? now : row.updated_at });
-      return { transfer: this.mustGet(id), created: false, queued };
+      if (merged.created) {
+        this.sql.insertTransfer.run({ ...listed, client, remote_id: remote.remoteId, paused_at: merged.fields.pausedAt, created_at: merged.fields.createdAt });
+      } else {
+        this.sql.updateListed.run(listed);
+      }
+      return { transfer: this.mustGet(id), created: merged.created, queued: merged.queued };
     });
   }
 
@@ -783,7 +750,7 @@ function prepare(db: Database.Database) {
       INSERT INTO transfers (id, client, remote_id, name, hash, category, state, remote_status, remote_progress,
         remote_ratio, remote_error, remote_eta, remote_progress_at, total_bytes, seed_ratio_limit, paused_at, created_at, updated_at, last_seen_at)
       VALUES (@id, @client, @remote_id, @name, @hash, @category, @state, @remote_status, @remote_progress,
-        @remote_ratio, @remote_error, @remote_eta, @now, @total_bytes, @seed_ratio_limit, @paused_at, @now, @now, @now)`),
+        @remote_ratio, @remote_error, @remote_eta, @remote_progress_at, @total_bytes, @seed_ratio_limit, @paused_at, @created_at, @updated_at, @last_seen_at)`),
     requeue: db.prepare(`
       UPDATE transfers SET state = @state, attempts = 0, last_error = NULL, next_attempt_at = NULL,
         claim_owner = NULL, claim_expires_at = NULL, removed_at = NULL, downloaded_at = NULL, imported_at = NULL,
@@ -807,7 +774,7 @@ function prepare(db: Database.Database) {
       UPDATE transfers SET name = @name, hash = @hash, state = @state, remote_status = @remote_status,
         remote_progress = @remote_progress, remote_ratio = @remote_ratio, remote_error = @remote_error,
         remote_eta = @remote_eta, remote_progress_at = @remote_progress_at, total_bytes = @total_bytes, category = @category, seed_ratio_limit = @seed_ratio_limit,
-        last_seen_at = @now, updated_at = @updated_at
+        last_seen_at = @last_seen_at, updated_at = @updated_at
       WHERE id = @id`),
     listFiles: db.prepare('SELECT * FROM files WHERE transfer_id = ? ORDER BY path'),
     deleteFile: db.prepare('DELETE FROM files WHERE transfer_id = ? AND path = ?'),
