@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import { defineLoop } from '../src/loop';
 import { cleanupDecisions, cleanupOff } from '../src/transfers/cleanup';
 import { STEP_LEASE_MS } from '../src/transfers/step-lease';
+import { IMPORTED_STATES } from '../src/transfers/transitions';
 import { daemonTick, openDaemon, type Daemon } from './support/daemon';
 
 interface CleanupState {
@@ -36,7 +37,7 @@ export default defineLoop({
       if (pruned > 0) ctx.log.info({ event: 'cleanup.pruned', count: pruned }, `forgot ${pruned} transfer(s) cleaned before RETENTION`);
     }
     if (cleanupOff(config)) return;
-    const decisions = cleanupDecisions(config, await store.list({ state: ['imported', 'seeding', 'cleaned'] }), now);
+    const decisions = cleanupDecisions(config, await store.list({ state: IMPORTED_STATES }), now);
     for (const d of decisions) {
       if (ctx.signal.aborted) return;
       if (!d.delete) {

@@ -9,6 +9,7 @@ import type { DownloadsPause } from '../transfers/downloads-pause';
 import { renderConnectionsChart, renderRateChart } from './chart';
 import { ago, bytes, duration, eta, rate } from './format';
 import type { AlertView, PictureView, SeedboxView } from './panels';
+import { QUEUE_STATES } from '../transfers/transitions';
 
 export const REFRESH_MS = 2000;
 
@@ -221,7 +222,7 @@ function transferActions(t: TransferView): string {
   const out: string[] = [];
   const name = `"${t.name}"`;
   if (t.state === 'failed') out.push(actionButton('retry', 'Retry', `Retry ${name}? It is queued again, its attempts reset.`, t.id, 'primary'));
-  if (['pending', 'queued', 'downloading'].includes(t.state)) {
+  if (QUEUE_STATES.includes(t.state)) {
     if (t.paused) out.push(actionButton('resume', 'Resume', `Resume ${name}? It downloads when a slot is free, from its .part files.`, t.id, 'primary'));
     else out.push(actionButton('pause', 'Pause', `Pause ${name}? A file being downloaded is cut at once; its .part is kept, and Resume continues from it.`, t.id));
     if (t.queuePosition !== 0) out.push(actionButton('prioritize', 'Prioritize', `Download ${name} next? It moves to the top of the queue (a download already running is not stopped).`, t.id));
@@ -242,7 +243,7 @@ function transferRow(t: TransferView, now: number, actions = false): string {
   const error = t.lastError ? `<div class="error">${escapeHtml(t.lastError)}${t.attempts ? ` <span class="when">(attempt ${t.attempts}${escapeHtml(next)})</span>` : ''}</div>` : '';
   return `<tr data-id="${escapeHtml(t.id)}">
 <td data-label="Name" class="name"><div>${escapeHtml(t.name)}</div>${error}</td>
-<td data-label="State"><span class="state ${TRANSFER_CLASS[t.shownState ?? t.state] ?? 'idle'}"${t.shownState === 'done' ? ' title="kept on the seedbox: no seed ratio to wait for (SEED_RATIO=never)"' : ''}>${escapeHtml(t.shownState ?? t.state)}</span>${t.paused && ['pending', 'queued', 'downloading'].includes(t.state) ? ' <span class="state idle">paused</span>' : ''}</td>
+<td data-label="State"><span class="state ${TRANSFER_CLASS[t.shownState ?? t.state] ?? 'idle'}"${t.shownState === 'done' ? ' title="kept on the seedbox: no seed ratio to wait for (SEED_RATIO=never)"' : ''}>${escapeHtml(t.shownState ?? t.state)}</span>${t.paused && QUEUE_STATES.includes(t.state) ? ' <span class="state idle">paused</span>' : ''}</td>
 <td data-label="Progress" class="progress">${progressBar(t.doneBytes, t.totalBytes, `${t.name}: ${pct(t.percent)}`)} <span class="pct">${pct(t.percent)}</span> <span class="size">${escapeHtml(bytes(t.totalBytes))}</span></td>
 <td data-label="Updated">${escapeHtml(ago(now - t.updatedAt))}</td>
 ${actions ? `<td data-label="Actions" class="actions">${transferActions(t)}</td>` : ''}

@@ -5,6 +5,7 @@ import type { LoopPhase, LoopStatusRow } from '../supervisor/loop-handle';
 import type { Supervisor } from '../supervisor/supervisor';
 import { TRANSFER_STATES, type Transfer, type TransferState } from '../transfers/model';
 import { scrub } from '../transfers/net/redact';
+import { LOCAL_COPY_STATES } from '../transfers/transitions';
 import { seedLimitReached } from '../transfers/seeding/seed-limits';
 import type { DownloadsWatcher } from './downloads';
 import { percent } from './format';
@@ -246,7 +247,7 @@ function transferView(t: Transfer, ctx: ViewContext, now: number): TransferView 
     state: t.state,
     shownState: shownState(t, ctx.seedRatio, now),
     category: t.category,
-    hasLocalCopy: t.localName !== null && !t.localDeletedAt && ['downloaded', 'imported', 'seeding', 'cleaned'].includes(t.state),
+    hasLocalCopy: t.localName !== null && !t.localDeletedAt && LOCAL_COPY_STATES.includes(t.state),
     paused: Boolean(t.pausedAt),
     queuePosition: t.queuePosition ?? null,
     doneBytes: t.doneBytes,

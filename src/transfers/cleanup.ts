@@ -4,6 +4,7 @@ import { configuredArrs } from './arr';
 import type { Config } from './config';
 import { isInside, recordedPath } from './layout';
 import type { Transfer } from './model';
+import { IMPORTED_STATES, LOCAL_COPY_STATES } from './transitions';
 import { formatDuration } from './units';
 
 /**
@@ -51,7 +52,7 @@ export function cleanupDecisions(config: Config, transfers: readonly Transfer[],
   const off = cleanupOffState(config);
   const keep = config.keepDownloadedForMs ?? Infinity;
   return transfers
-    .filter((t) => t.localName && !t.localDeletedAt && ['downloaded', 'imported', 'seeding', 'cleaned'].includes(t.state))
+    .filter((t) => t.localName && !t.localDeletedAt && LOCAL_COPY_STATES.includes(t.state))
     .map((t) => {
       const path = recordedPath(config.downloadDir, t);
       const decide = (del: boolean, code: CleanupCode, reason: string): CleanupDecision => ({ transfer: t, path, delete: del, code, reason });
@@ -92,7 +93,7 @@ export function manualDeleteDecision(downloadDir: string, t: Transfer): ManualDe
   if (!t.localName) return { path: null, delete: false, already: false, code: 'no-local-copy', reason: 'no local copy is known (nothing was downloaded)' };
   const path = recordedPath(downloadDir, t);
   if (t.localDeletedAt) return { path, delete: false, already: true, code: 'already-deleted', reason: 'the local copy was already deleted' };
-  if (t.importedAt === null || !['imported', 'seeding', 'cleaned'].includes(t.state)) {
+  if (t.importedAt === null || !IMPORTED_STATES.includes(t.state)) {
     return { path, delete: false, already: false, code: 'not-imported', reason: `not imported by Sonarr/Radarr yet (${t.state}): the copy is still needed` };
   }
   if (!isInside(downloadDir, path)) return { path, delete: false, already: false, code: 'outside-download-dir', reason: OUTSIDE };

@@ -97,10 +97,12 @@ async function seedCopies(dbPath: string, downloads: string, copies: SeedCopy[])
       for (const p of c.files) await store.setFileProgress(id, p, size, true);
       assert.ok(await store.claim(id, 'seed', 10_000));
       now = start - c.downloadedAgoMs;
-      assert.ok(await store.transition(id, 'seed', 'queued', 'downloaded', { doneBytes: size * c.files.length }));
+      assert.ok(await store.transition(id, 'seed', 'queued', 'downloading'));
+      assert.ok(await store.transition(id, 'seed', 'downloading', 'downloaded', { doneBytes: size * c.files.length }));
       if (c.state !== 'downloaded') {
         now = start - c.importedAgoMs!;
-        assert.ok(await store.transition(id, 'seed', 'downloaded', c.state, { importedAt: now }));
+        assert.ok(await store.transition(id, 'seed', 'downloaded', 'imported', { importedAt: now }));
+        if (c.state === 'seeding') assert.ok(await store.transition(id, 'seed', 'imported', 'seeding'));
       }
       if (c.deleted) {
         now = start - 1000;

@@ -7,6 +7,7 @@
 // nothing. When harvester stops waiting for an import: import-timeout.ts.
 import type { Transfer, TransferState } from '../model';
 import { TRANSITION_LEASE_MS } from '../step-lease';
+import { IMPORTED_STATES } from '../transitions';
 import type { NewNotification, Store } from '../store/store';
 
 /**
@@ -20,7 +21,7 @@ type ImportStore = Pick<Store, 'claim' | 'transition' | 'releaseClaim' | 'get'>;
 
 function settled(state: TransferState | undefined): ImportOutcome | undefined {
   if (state === 'downloaded') return undefined;
-  if (state === 'imported' || state === 'seeding' || state === 'cleaned') return 'already-imported';
+  if (state !== undefined && IMPORTED_STATES.includes(state)) return 'already-imported';
   return 'not-downloaded';
 }
 

@@ -4,26 +4,29 @@
 // and every state change is one short IMMEDIATE transaction (it takes the write
 // lock at BEGIN, so two connections can never both read "free" and both claim).
 //
-// All SQL of the project lives in this folder.
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from './driver';
+// All SQL of the project lives in this folder: opening and migrating the file in
+// sqlite-open.ts, the row mapping in rows.ts, the fixed statements in
+// statements.ts, the rules of a listing in merge-listing.ts (no SQL), the
+// transactions here.
+import type Database from './driver';
 import {
   TRANSFER_STATES,
   type ClientKind,
   type Notification,
-  type NotificationEvent,
   type RemoteFile,
   type RemoteTransfer,
   type Transfer,
   type TransferFile,
   type TransferState,
 } from '../model';
-import { moveInOrder, QUEUE_STATES, type QueueMove } from '../queue';
+import { moveInOrder, type QueueMove } from '../queue';
+import { assertLegalTransition, REQUEUEABLE, STAMPED, STEP_DONE } from '../transitions';
 import { backoffDelay } from './backoff';
-import { StoreError } from './errors';
-import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import { standInHash, transferId } from './ids';
+import { mergeListing } from './merge-listing';
+import { toFile, toNotification, toTransfer, type FileRow, type OutboxRow, type TransferRow } from './rows';
+import { openDatabase } from './sqlite-open';
+import { prepare, type Statements } from './statements';
 import {
   MAX_LEASE_MS,
   errorText,
@@ -49,31 +52,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** The stand-in hash until the real info-hash is known: stable across restarts (DESIGN.md, hashString). */
-export function standInHash(client: ClientKind, remoteId: string): string {
-  return createHash('sha1').update(`${client}:${remoteId}`).digest('hex');
-}
-
-export function transferId(client: ClientKind, remoteId: string): string {
-  return `${client}:${remoteId}`;
-}
-
-/** The seedbox's ETA as the store keeps it: whole seconds, or null when it gives none. */
-function etaOf(remote: RemoteTransfer): number | null {
-  return remote.eta !== undefined && Number.isFinite(remote.eta) && remote.eta >= 0 ? Math.round(remote.eta) : null;
-}
-
-const INFO_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
-/** States after which the step that failed so far is done: attempts start again from zero. */
-const STEP_DONE: ReadonlySet<TransferState> = new Set(['downloaded', 'imported', 'seeding', 'cleaned']);
-/** States a re-grab (torrent-add of a transfer harvester already knows) takes up again. */
-const REQUEUEABLE: ReadonlySet<TransferState> = new Set(['skipped', 'cleaned', 'failed']);
-const STAMP: Partial<Record<TransferState, 'downloaded_at' | 'imported_at' | 'cleaned_at'>> = {
-  downloaded: 'downloaded_at',
-  imported: 'imported_at',
-  cleaned: 'cleaned_at',
-};
+export { standInHash, transferId };
 
 /** Patch fields a transition may write, and their columns (a whitelist: nothing else reaches SQL). */
 const PATCH_COLUMNS = {
@@ -90,227 +69,9 @@ const PATCH_COLUMNS = {
   cleanedAt: 'cleaned_at',
 } as const satisfies Record<keyof Omit<TransitionPatch, 'release' | 'notify'>, string>;
 
-interface TransferRow {
-  id: string;
-  client: string;
-  remote_id: string;
-  name: string;
-  hash: string;
-  category: string | null;
-  state: string;
-  remote_status: string;
-  remote_progress: number;
-  remote_ratio: number | null;
-  remote_error: string | null;
-  total_bytes: number;
-  done_bytes: number;
-  local_name: string | null;
-  seed_ratio_limit: number | null;
-  attempts: number;
-  last_error: string | null;
-  next_attempt_at: number | null;
-  claim_owner: string | null;
-  claim_expires_at: number | null;
-  created_at: number;
-  updated_at: number;
-  last_seen_at: number | null;
-  downloaded_at: number | null;
-  imported_at: number | null;
-  cleaned_at: number | null;
-  local_deleted_at: number | null;
-  labels: string | null;
-  seed_ratio_mode: number | null;
-  seed_idle_limit: number | null;
-  seed_idle_mode: number | null;
-  removed_at: number | null;
-  paused_at: number | null;
-  queue_position: number | null;
-  remote_eta: number | null;
-  remote_progress_at: number | null;
-  import_given_up_at: number | null;
-}
-
-interface FileRow {
-  transfer_id: string;
-  path: string;
-  remote_file_id: string;
-  size: number;
-  crc32: string | null;
-  done_bytes: number;
-  verified: number;
-}
-
-interface OutboxRow {
-  id: string;
-  event: string;
-  payload: string;
-  attempts: number;
-  next_attempt_at: number;
-  created_at: number;
-  sent_at: number | null;
-  gave_up_at: number | null;
-  last_error: string | null;
-}
-
-function toTransfer(r: TransferRow): Transfer {
-  return {
-    id: r.id,
-    client: r.client as ClientKind,
-    remoteId: r.remote_id,
-    name: r.name,
-    hash: r.hash,
-    category: r.category,
-    state: r.state as TransferState,
-    remoteStatus: r.remote_status,
-    remoteProgress: r.remote_progress,
-    remoteRatio: r.remote_ratio,
-    remoteError: r.remote_error,
-    totalBytes: r.total_bytes,
-    doneBytes: r.done_bytes,
-    localName: r.local_name,
-    seedRatioLimit: r.seed_ratio_limit,
-    attempts: r.attempts,
-    lastError: r.last_error,
-    nextAttemptAt: r.next_attempt_at,
-    claimOwner: r.claim_owner,
-    claimExpiresAt: r.claim_expires_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    lastSeenAt: r.last_seen_at,
-    downloadedAt: r.downloaded_at,
-    importedAt: r.imported_at,
-    cleanedAt: r.cleaned_at,
-    localDeletedAt: r.local_deleted_at,
-    labels: parseLabels(r.labels),
-    seedRatioMode: r.seed_ratio_mode,
-    seedIdleLimit: r.seed_idle_limit,
-    seedIdleMode: r.seed_idle_mode,
-    removedAt: r.removed_at,
-    pausedAt: r.paused_at,
-    queuePosition: r.queue_position,
-    remoteEta: r.remote_eta,
-    remoteProgressAt: r.remote_progress_at,
-    importGivenUpAt: r.import_given_up_at,
-  };
-}
-
-function parseLabels(text: string | null): string[] | null {
-  if (text === null) return null;
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : null;
-  } catch {
-    return null;
-  }
-}
-
-function toFile(r: FileRow): TransferFile {
-  const file: TransferFile = {
-    transferId: r.transfer_id,
-    id: r.remote_file_id,
-    path: r.path,
-    size: r.size,
-    doneBytes: r.done_bytes,
-    verified: r.verified === 1,
-  };
-  if (r.crc32 !== null) file.crc32 = r.crc32;
-  return file;
-}
-
-function toNotification(r: OutboxRow): Notification {
-  return {
-    id: r.id,
-    event: r.event as NotificationEvent,
-    payload: JSON.parse(r.payload) as unknown,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    createdAt: r.created_at,
-    sentAt: r.sent_at,
-    gaveUpAt: r.gave_up_at,
-    lastError: r.last_error,
-  };
-}
-
 function checkLease(leaseMs: number): void {
   if (!(leaseMs > 0 && leaseMs <= MAX_LEASE_MS)) {
     throw new RangeError(`a claim's lease must be from 1 to ${MAX_LEASE_MS} ms, got ${leaseMs}`);
-  }
-}
-
-/**
- * Open (creating if missing) the database at `file`, check it, and bring its schema up to date.
- * Throws StoreError for a damaged file or one written by a newer harvester; neither is modified.
- */
-function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file, { timeout: busyTimeoutMs });
-    // Checks first, read-only: a file we refuse must leave this function as it came in.
-    checkIntegrity(db, file);
-    const found = db.pragma('user_version', { simple: true }) as number;
-    if (found > SCHEMA_VERSION) {
-      throw new StoreError(
-        'newer-schema',
-        file,
-        `DB_PATH ${file}: schema version ${found} was written by a newer harvester (this one knows up to ${SCHEMA_VERSION}); refusing to open it. Upgrade harvester, or restore a backup`,
-      );
-    }
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db, file);
-    return db;
-  } catch (err) {
-    db?.close();
-    throw openError(file, err);
-  }
-}
-
-function checkIntegrity(db: Database.Database, file: string): void {
-  const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
-  const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
-  if (problems.length > 0) {
-    throw new StoreError(
-      'damaged',
-      file,
-      `DB_PATH ${file}: the database is damaged (quick_check: ${problems[0]!.replace(/\s+/g, ' ')}); restore a backup or move the file away`,
-    );
-  }
-}
-
-function openError(file: string, err: unknown): Error {
-  if (err instanceof StoreError) return err;
-  const code = (err as { code?: string }).code;
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-    return new StoreError(
-      'damaged',
-      file,
-      `DB_PATH ${file}: not a SQLite database, or damaged (${errorText(err)}); restore a backup or move the file away`,
-    );
-  }
-  // Anything else (permissions, a full disk) is reported as it is, with the file named.
-  return new Error(`DB_PATH ${file}: cannot open the database (${errorText(err)})`, { cause: err });
-}
-
-/** Apply the missing migrations in one IMMEDIATE transaction; the version is re-read under the lock, so concurrent openers migrate once. */
-function migrate(db: Database.Database, file: string): void {
-  let from = 0;
-  const apply = db.transaction(() => {
-    from = db.pragma('user_version', { simple: true }) as number;
-    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    if (from < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  });
-  try {
-    apply.immediate();
-  } catch (err) {
-    // The transaction rolled back: the schema and rows are those of version `from`.
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw err;
-    throw new StoreError(
-      'migration-failed',
-      file,
-      `DB_PATH ${file}: upgrading the database from schema version ${from} to ${SCHEMA_VERSION} failed (${errorText(err)}); nothing was changed (still version ${from}). Restore a backup, or run the harvester version that wrote it`,
-    );
   }
 }
 
@@ -318,7 +79,7 @@ export class SqliteStore implements Store {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly clock: () => number;
-  private readonly sql: ReturnType<typeof prepare>;
+  private readonly sql: Statements;
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.file = file;
@@ -348,54 +109,34 @@ export class SqliteStore implements Store {
   async upsertRemote(client: ClientKind, remote: RemoteTransfer, opts: UpsertOptions = {}): Promise<UpsertResult> {
     const now = this.clock();
     const id = transferId(client, remote.remoteId);
-    const realHash = remote.hash && INFO_HASH.test(remote.hash.toLowerCase()) ? remote.hash.toLowerCase() : undefined;
     return this.tx(() => {
       const row = this.sql.getTransfer.get(id) as TransferRow | undefined;
-      if (!row) {
-        const state: TransferState = remote.finished ? 'queued' : 'pending';
-        this.sql.insertTransfer.run({
-          id,
-          client,
-          remote_id: remote.remoteId,
-          name: remote.name,
-          hash: realHash ?? standInHash(client, remote.remoteId),
-          category: opts.category ?? null,
-          state,
-          remote_status: remote.remoteStatus,
-          remote_progress: remote.progress,
-          remote_ratio: remote.ratio ?? null,
-          remote_error: remote.errorString ?? null,
-          remote_eta: etaOf(remote),
-          total_bytes: Math.trunc(remote.totalBytes),
-          seed_ratio_limit: opts.seedRatioLimit ?? null,
-          paused_at: opts.paused ? now : null,
-          now,
-        });
-        return { transfer: this.mustGet(id), created: true, queued: state === 'queued' };
-      }
-      // Only pending moves on: a transfer harvester already took further is never resurrected.
-      const queued = row.state === 'pending' && remote.finished;
-      // The stand-in gives way to the real info-hash once; after that the hash never changes.
-      const hash = realHash && row.hash === standInHash(client, remote.remoteId) ? realHash : row.hash;
-      const next = {
-        name: remote.name,
-        hash,
-        state: queued ? 'queued' : row.state,
-        remote_status: remote.remoteStatus,
-        remote_progress: remote.progress,
-        remote_ratio: remote.ratio ?? null,
-        remote_error: remote.errorString ?? null,
-        remote_eta: etaOf(remote),
-        // A stall is no change of the seedbox's progress for a while: the time moves only with the progress.
-        remote_progress_at: remote.progress !== row.remote_progress || row.remote_progress_at === null ? now : row.remote_progress_at,
-        // Once File Names are recorded their sizes are the total; the listing's total is only a first guess.
-        total_bytes: row.local_name === null ? Math.trunc(remote.totalBytes) : row.total_bytes,
-        category: opts.category !== undefined && opts.category !== null ? opts.category : row.category,
-        seed_ratio_limit: opts.seedRatioLimit !== undefined ? opts.seedRatioLimit : row.seed_ratio_limit,
+      // The rules are merge-listing.ts's; this only reads and writes the row.
+      const merged = mergeListing(row && toTransfer(row), client, remote, opts, now);
+      const f = merged.fields;
+      const listed = {
+        id,
+        name: f.name,
+        hash: f.hash,
+        state: f.state,
+        remote_status: f.remoteStatus,
+        remote_progress: f.remoteProgress,
+        remote_ratio: f.remoteRatio,
+        remote_error: f.remoteError,
+        remote_eta: f.remoteEta,
+        remote_progress_at: f.remoteProgressAt,
+        total_bytes: f.totalBytes,
+        category: f.category,
+        seed_ratio_limit: f.seedRatioLimit,
+        last_seen_at: f.lastSeenAt,
+        updated_at: f.updatedAt,
       };
-      const changed = (Object.keys(next) as Array<keyof typeof next>).some((k) => next[k] !== row[k]);
-      this.sql.updateListed.run({ ...next, id, now, updated_at: changed ? now : row.updated_at });
-      return { transfer: this.mustGet(id), created: false, queued };
+      if (merged.created) {
+        this.sql.insertTransfer.run({ ...listed, client, remote_id: remote.remoteId, paused_at: merged.fields.pausedAt, created_at: merged.fields.createdAt });
+      } else {
+        this.sql.updateListed.run(listed);
+      }
+      return { transfer: this.mustGet(id), created: merged.created, queued: merged.queued };
     });
   }
 
@@ -428,7 +169,7 @@ export class SqliteStore implements Store {
     const now = this.clock();
     return this.tx(() => {
       const row = this.sql.getTransfer.get(id) as TransferRow | undefined;
-      if (!row || !REQUEUEABLE.has(row.state as TransferState)) return undefined;
+      if (!row || !REQUEUEABLE.includes(row.state as TransferState)) return undefined;
       // A re-grab is a new add: its step history starts over, and it joins the queue at the bottom
       // (created_at is the add's time, as Transmission's addedDate; the numeric id, the rowid, is kept).
       // What was verified before says nothing of the disk now (the copy may have been deleted): the
@@ -490,14 +231,15 @@ export class SqliteStore implements Store {
   }
 
   async transition(id: string, owner: string, from: TransferState, to: TransferState, patch: TransitionPatch = {}): Promise<boolean> {
-    if (!TRANSFER_STATES.includes(to)) throw new RangeError(`unknown transfer state ${JSON.stringify(to)}`);
+    // A change the table does not allow is a bug in the caller, not a lost race: it throws.
+    assertLegalTransition(from, to);
     const now = this.clock();
     const sets: string[] = ['state = @to', 'updated_at = @now'];
     const params: Record<string, unknown> = { id, owner, from, to, now };
-    if (STEP_DONE.has(to) && to !== from) {
+    if (STEP_DONE.includes(to)) {
       sets.push('attempts = 0', 'last_error = NULL', 'next_attempt_at = NULL');
-      const stamp = STAMP[to];
-      if (stamp) sets.push(`${stamp} = @now`);
+      const stamp = STAMPED[to];
+      if (stamp) sets.push(`${PATCH_COLUMNS[stamp]} = @now`);
     }
     for (const [key, column] of Object.entries(PATCH_COLUMNS)) {
       const value = patch[key as keyof typeof PATCH_COLUMNS];
@@ -777,132 +519,4 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
-}
-
-/** Every fixed statement, prepared once per connection. */
-function prepare(db: Database.Database) {
-  // A claim is free when nobody holds it or its lease has ended.
-  const free = '(claim_owner IS NULL OR claim_expires_at <= @now)';
-  return {
-    getTransfer: db.prepare('SELECT * FROM transfers WHERE id = ?'),
-    byHash: db.prepare('SELECT * FROM transfers WHERE hash = ? ORDER BY updated_at DESC LIMIT 1'),
-    countByState: db.prepare('SELECT state, count(*) AS n FROM transfers GROUP BY state'),
-    insertTransfer: db.prepare(`
-      INSERT INTO transfers (id, client, remote_id, name, hash, category, state, remote_status, remote_progress,
-        remote_ratio, remote_error, remote_eta, remote_progress_at, total_bytes, seed_ratio_limit, paused_at, created_at, updated_at, last_seen_at)
-      VALUES (@id, @client, @remote_id, @name, @hash, @category, @state, @remote_status, @remote_progress,
-        @remote_ratio, @remote_error, @remote_eta, @now, @total_bytes, @seed_ratio_limit, @paused_at, @now, @now, @now)`),
-    requeue: db.prepare(`
-      UPDATE transfers SET state = @state, attempts = 0, last_error = NULL, next_attempt_at = NULL,
-        claim_owner = NULL, claim_expires_at = NULL, removed_at = NULL, downloaded_at = NULL, imported_at = NULL,
-        cleaned_at = NULL, local_deleted_at = NULL, import_given_up_at = NULL, queue_position = NULL,
-        paused_at = @paused_at, done_bytes = 0, created_at = @now, updated_at = @now
-      WHERE id = @id`),
-    resetFiles: db.prepare('UPDATE files SET done_bytes = 0, verified = 0 WHERE transfer_id = ?'),
-    // The SET expressions read the old row: updated_at moves only when the pause actually changes.
-    setPaused: db.prepare(`
-      UPDATE transfers SET
-        updated_at = CASE WHEN (paused_at IS NOT NULL) = (@paused = 1) THEN updated_at ELSE @now END,
-        paused_at = CASE WHEN @paused = 1 THEN coalesce(paused_at, @now) ELSE NULL END
-      WHERE id = @id`),
-    // The download queue in claimNext's order (bounded by how many transfers wait; read in one transaction with its renumbering).
-    queueOrder: db.prepare(`
-      SELECT id, queue_position FROM transfers
-      WHERE state IN (${QUEUE_STATES.map((s) => `'${s}'`).join(', ')}) AND removed_at IS NULL
-      ORDER BY queue_position IS NULL, queue_position, created_at, id`),
-    setQueuePosition: db.prepare('UPDATE transfers SET queue_position = ? WHERE id = ?'),
-    updateListed: db.prepare(`
-      UPDATE transfers SET name = @name, hash = @hash, state = @state, remote_status = @remote_status,
-        remote_progress = @remote_progress, remote_ratio = @remote_ratio, remote_error = @remote_error,
-        remote_eta = @remote_eta, remote_progress_at = @remote_progress_at, total_bytes = @total_bytes, category = @category, seed_ratio_limit = @seed_ratio_limit,
-        last_seen_at = @now, updated_at = @updated_at
-      WHERE id = @id`),
-    listFiles: db.prepare('SELECT * FROM files WHERE transfer_id = ? ORDER BY path'),
-    deleteFile: db.prepare('DELETE FROM files WHERE transfer_id = ? AND path = ?'),
-    upsertFile: db.prepare(`
-      INSERT INTO files (transfer_id, path, remote_file_id, size, crc32, done_bytes, verified)
-      VALUES (@transfer_id, @path, @remote_file_id, @size, @crc32, @done_bytes, @verified)
-      ON CONFLICT (transfer_id, path) DO UPDATE SET remote_file_id = excluded.remote_file_id, size = excluded.size,
-        crc32 = excluded.crc32, done_bytes = excluded.done_bytes, verified = excluded.verified`),
-    setLayout: db.prepare(`
-      UPDATE transfers SET local_name = @local_name, total_bytes = @total_bytes,
-        done_bytes = (SELECT coalesce(sum(done_bytes), 0) FROM files WHERE transfer_id = @id), updated_at = @now
-      WHERE id = @id`),
-    setFileProgress: db.prepare('UPDATE files SET done_bytes = ?, verified = ? WHERE transfer_id = ? AND path = ?'),
-    sumDoneBytes: db.prepare(`
-      UPDATE transfers SET done_bytes = (SELECT coalesce(sum(done_bytes), 0) FROM files WHERE transfer_id = @id),
-        updated_at = @now WHERE id = @id`),
-    claimNext: db.prepare(`
-      UPDATE transfers SET claim_owner = @owner, claim_expires_at = @expires
-      WHERE id = (
-        SELECT id FROM transfers
-        WHERE state = @state AND ${free} AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-          AND paused_at IS NULL
-        ORDER BY queue_position IS NULL, queue_position, created_at, id LIMIT 1)
-      RETURNING *`),
-    claimOne: db.prepare(`
-      UPDATE transfers SET claim_owner = @owner, claim_expires_at = @expires
-      WHERE id = @id AND (${free} OR claim_owner = @owner)
-      RETURNING *`),
-    renewClaim: db.prepare('UPDATE transfers SET claim_expires_at = ? WHERE id = ? AND claim_owner = ?'),
-    releaseClaim: db.prepare('UPDATE transfers SET claim_owner = NULL, claim_expires_at = NULL WHERE id = ? AND claim_owner = ?'),
-    // substr rather than LIKE: an owner id may contain % or _.
-    releaseTransferClaimsOf: db.prepare(`
-      UPDATE transfers SET claim_owner = NULL, claim_expires_at = NULL
-      WHERE claim_owner IS NOT NULL AND substr(claim_owner, 1, length(@prefix)) = @prefix`),
-    releaseOutboxClaimsOf: db.prepare(`
-      UPDATE outbox SET claim_owner = NULL, claim_expires_at = NULL
-      WHERE claim_owner IS NOT NULL AND substr(claim_owner, 1, length(@prefix)) = @prefix`),
-    releaseAllTransferClaims: db.prepare(
-      'UPDATE transfers SET claim_owner = NULL, claim_expires_at = NULL WHERE claim_owner IS NOT NULL',
-    ),
-    releaseAllOutboxClaims: db.prepare('UPDATE outbox SET claim_owner = NULL, claim_expires_at = NULL WHERE claim_owner IS NOT NULL'),
-    recordFailure: db.prepare(`
-      UPDATE transfers SET state = @state, attempts = @attempts, last_error = @last_error,
-        next_attempt_at = @next_attempt_at, claim_owner = NULL, claim_expires_at = NULL, updated_at = @now
-      WHERE id = @id`),
-    retry: db.prepare(`
-      UPDATE transfers SET state = 'queued', attempts = 0, last_error = NULL, next_attempt_at = NULL,
-        claim_owner = NULL, claim_expires_at = NULL, updated_at = @now
-      WHERE id = @id AND state = 'failed'`),
-    forget: db.prepare('DELETE FROM transfers WHERE id = ?'),
-    enqueue: db.prepare(`
-      INSERT INTO outbox (id, event, payload, next_attempt_at, created_at) VALUES (@id, @event, @payload, @now, @now)
-      ON CONFLICT (id) DO NOTHING`),
-    getNotification: db.prepare('SELECT * FROM outbox WHERE id = ?'),
-    claimNotifications: db.prepare(`
-      UPDATE outbox SET claim_owner = @owner, claim_expires_at = @expires
-      WHERE id IN (
-        SELECT id FROM outbox
-        WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= @now AND ${free}
-        ORDER BY next_attempt_at, created_at LIMIT @limit)
-      RETURNING *`),
-    markSent: db.prepare(`
-      UPDATE outbox SET sent_at = @now, claim_owner = NULL, claim_expires_at = NULL
-      WHERE id = @id AND claim_owner = @owner AND sent_at IS NULL`),
-    markFailed: db.prepare(`
-      UPDATE outbox SET attempts = @attempts, last_error = @last_error, next_attempt_at = @next_attempt_at,
-        gave_up_at = @gave_up_at, claim_owner = NULL, claim_expires_at = NULL
-      WHERE id = @id`),
-    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-    importRecord: db.prepare(
-      `INSERT INTO transfers (id, client, remote_id, name, hash, state, created_at, updated_at)
-       VALUES (@id, @client, @remoteId, @name, @hash, @state, @now, @now) ON CONFLICT (id) DO NOTHING`,
-    ),
-    giveUpImport: db.prepare(`
-      UPDATE transfers SET import_given_up_at = @now, updated_at = @now, claim_owner = NULL, claim_expires_at = NULL
-      WHERE id = @id AND state = 'downloaded' AND import_given_up_at IS NULL AND claim_owner = @owner`),
-    markLocalDeleted: db.prepare(
-      'UPDATE transfers SET local_deleted_at = @now, updated_at = @now WHERE id = @id AND claim_owner = @owner AND local_deleted_at IS NULL',
-    ),
-    pruneCleaned: db.prepare("DELETE FROM transfers WHERE state = 'cleaned' AND cleaned_at < ?"),
-    addDownloadedBytes: db.prepare(
-      'INSERT INTO download_minutes (minute, bytes) VALUES (@minute, @bytes) ON CONFLICT (minute) DO UPDATE SET bytes = bytes + excluded.bytes',
-    ),
-    downloadHistory: db.prepare('SELECT minute, bytes FROM download_minutes WHERE minute >= ? ORDER BY minute'),
-    pruneDownloadHistory: db.prepare('DELETE FROM download_minutes WHERE minute < ?'),
-    pruneNotifications: db.prepare(`
-      DELETE FROM outbox WHERE (sent_at IS NOT NULL OR gave_up_at IS NOT NULL) AND coalesce(sent_at, gave_up_at) < ?`),
-  };
 }

@@ -177,6 +177,7 @@ export interface Store {
    * Move the transfer from `from` to `to` (with `patch`), only if `owner` still holds its claim and
    * it is still in `from`. Reaching downloaded/imported/seeding/cleaned stamps its time and resets
    * attempts, lastError and nextAttemptAt (a new step starts with a clean slate). false: nothing changed.
+   * A change src/transfers/transitions.ts does not allow throws IllegalTransitionError (a bug in the caller).
    */
   transition(id: string, owner: string, from: TransferState, to: TransferState, patch?: TransitionPatch): Promise<boolean>;
   /**

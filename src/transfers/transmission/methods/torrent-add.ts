@@ -6,12 +6,13 @@ import path from 'node:path';
 import type { AddRequest } from '../../clients/types';
 import { ensureCategoryFolder } from '../../folders';
 import { HostileNameError, safeSegment } from '../../layout';
-import type { RemoteTransfer, Transfer } from '../../model';
+import type { RemoteTransfer } from '../../model';
 import { optionalBoolean, optionalStringList, RpcError, type NameStyle, type RpcRequest } from '../envelope';
 import { parseFilename, parseMetainfo } from '../metainfo';
 import { candidates, viewName, type Candidate } from './candidates';
 import type { RpcContext } from './context';
 import { isSeedboxFailure } from './seedbox-failure';
+import { REQUEUEABLE } from '../../transitions';
 
 /**
  * The Category of an add: the first label, else the folder that download-dir
@@ -96,7 +97,7 @@ export async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Reco
   let earlier: Candidate | undefined;
   if (hash) {
     const matches = (await candidates(ctx)).filter((c) => c.transfer.hash === hash);
-    const known = matches.find((c) => !REGRAB_STATES.has(c.transfer.state));
+    const known = matches.find((c) => !REQUEUEABLE.includes(c.transfer.state));
     earlier = matches.find((c) => c.transfer.state === 'cleaned');
     if (known) {
       log.info({ event: 'transmission.torrent-duplicate', hash, transferId: known.transfer.id }, `torrent-add: "${known.transfer.name}" is already known`);
@@ -125,7 +126,7 @@ export async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Reco
   const result = await store.upsertRemote(client.kind, remote, { category, paused: paused === true });
   let t = result.transfer;
   const rpcId = (await store.numericIds()).get(t.id) ?? 0;
-  if (!result.created && (REGRAB_STATES.has(t.state) || t.removedAt)) {
+  if (!result.created && (REQUEUEABLE.includes(t.state) || t.removedAt)) {
     // A re-grab of a transfer harvester had put aside (FIRST_RUN=new or import-db skipped it, it was
     // cleaned or removed by Sonarr/Radarr, it failed for good), and the seedbox handed back the same
     // transfer: taken up like a new add, or the *arr would wait for it forever.
@@ -158,9 +159,6 @@ export async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Reco
   );
   return { [addedKey]: addedObject(req.style, rpcId, shown, t.hash) };
 }
-
-/** States a torrent-add of the same release takes up again (store.requeue), rather than answering torrent-duplicate. */
-const REGRAB_STATES: ReadonlySet<Transfer['state']> = new Set(['skipped', 'cleaned', 'failed']);
 
 function maxOf(values: Iterable<number>): number {
   let max = 0;
