@@ -82,8 +82,11 @@ export interface Transfer {
   cleanedAt: number | null;
   /** When cleanup deleted the local copy (KEEP_DOWNLOADED_FOR); null while it exists. */
   localDeletedAt?: number | null;
-  /** Transmission labels set with torrent-set; null: the category is the label. */
-  labels?: string[] | null;
+  /**
+   * The Categories Sonarr/Radarr set with torrent-set (Transmission's `labels`, e.g. after an
+   * import); null: the one from torrent-add (`category`) stands alone.
+   */
+  categories?: string[] | null;
   /** Transmission seedRatioMode from torrent-set (0 global, 1 the transfer's own limit, 2 unlimited); null: not set. */
   seedRatioMode?: number | null;
   /** Transmission seedIdleLimit (minutes) and seedIdleMode from torrent-set; null: not set. */

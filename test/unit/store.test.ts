@@ -206,7 +206,7 @@ test('a database at every earlier schema version is migrated forward at open, it
     assert.equal(t.seedRatioLimit, 2);
     assert.equal(t.remoteRatio, 1.5);
     assert.equal(t.importedAt, 4000);
-    assert.equal(t.labels, null);
+    assert.equal(t.categories, null);
     assert.equal(t.removedAt, null);
     assert.equal((await store.byHash('ab'.repeat(20)))?.id, 'putio:42');
     assert.deepEqual((await store.list({ state: 'seeding' })).map((x) => x.id), ['putio:42']);
@@ -217,9 +217,9 @@ test('a database at every earlier schema version is migrated forward at open, it
     const [n] = await store.claimNotifications('notify', 10, 30_000);
     assert.equal(n?.id, 'transfer.imported:putio:42');
     assert.deepEqual(n?.payload, { name: 'Old.Show.S01' });
-    assert.ok(await store.setTorrentSettings('putio:42', { labels: ['tv-sonarr', 'old'], seedIdleLimit: 90 }));
+    assert.ok(await store.setTorrentSettings('putio:42', { categories: ['tv-sonarr', 'old'], seedIdleLimit: 90 }));
     const set = await store.get('putio:42');
-    assert.deepEqual([set?.labels, set?.seedIdleLimit], [['tv-sonarr', 'old'], 90], `v${version}: the new columns are usable`);
+    assert.deepEqual([set?.categories, set?.seedIdleLimit], [['tv-sonarr', 'old'], 90], `v${version}: the new columns are usable`);
     await store.close();
   }
 });

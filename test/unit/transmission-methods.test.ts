@@ -127,7 +127,7 @@ test("Sonarr's add with its default category is filed under DOWNLOAD_DIR/tv-sona
   const [t] = get.arguments!.torrents as Array<Record<string, unknown>>;
   assert.equal(t!.id, added.id, 'the id of torrent-add is the id of torrent-get');
   assert.equal(t!.hashString, HASH);
-  assert.deepEqual(t!.labels, ['tv-sonarr']);
+  assert.deepEqual(t!.categories, ['tv-sonarr']);
   assert.equal(t!.downloadDir, join(s.downloads, 'tv-sonarr'));
   // Sent with "Add Paused": stopped (0) until torrent-start (before issue 15 it showed queued, 3, and downloaded).
   assert.equal(t!.status, 0);
@@ -432,10 +432,10 @@ test('a database from before the Transmission columns is migrated, and its trans
   try {
     assert.deepEqual(await store.numericIds(), before);
     const t = (await store.get('putio:3'))!;
-    assert.deepEqual([t.labels, t.seedRatioMode, t.removedAt], [null, null, null]);
-    assert.ok(await store.setTorrentSettings('putio:3', { labels: ['x'], seedIdleLimit: 5 }));
-    assert.deepEqual((await store.get('putio:3'))!.labels, ['x']);
-    assert.equal(await store.setTorrentSettings('putio:404', { labels: ['x'] }), false);
+    assert.deepEqual([t.categories, t.seedRatioMode, t.removedAt], [null, null, null]);
+    assert.ok(await store.setTorrentSettings('putio:3', { categories: ['x'], seedIdleLimit: 5 }));
+    assert.deepEqual((await store.get('putio:3'))!.categories, ['x']);
+    assert.equal(await store.setTorrentSettings('putio:404', { categories: ['x'] }), false);
   } finally {
     await store.close();
   }

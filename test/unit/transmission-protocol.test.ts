@@ -350,7 +350,7 @@ test('name and downloadDir follow the path contract: stored File Names, the cate
   const early = torrentObject(view(transfer({ name: 'AC/DC Live' }), []), fieldsOf(['name']), 'legacy');
   assert.equal(early.name, 'AC_DC Live');
   // torrent-set labels win over the category (post-import category), the folder stays.
-  const relabelled = torrentObject(view({ ...t, labels: ['tv-imported'] }, [file('Show.S01E01 ojqRfI77.mkv', 10, 10, true)]), fieldsOf(['labels', 'downloadDir']), 'legacy');
+  const relabelled = torrentObject(view({ ...t, categories: ['tv-imported'] }, [file('Show.S01E01 ojqRfI77.mkv', 10, 10, true)]), fieldsOf(['labels', 'downloadDir']), 'legacy');
   assert.deepEqual(relabelled, { labels: ['tv-imported'], downloadDir: '/data/downloads/tv-sonarr' });
 });
 

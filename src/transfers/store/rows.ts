@@ -93,7 +93,7 @@ export function toTransfer(r: TransferRow): Transfer {
     importedAt: r.imported_at,
     cleanedAt: r.cleaned_at,
     localDeletedAt: r.local_deleted_at,
-    labels: parseLabels(r.labels),
+    categories: parseLabels(r.labels),
     seedRatioMode: r.seed_ratio_mode,
     seedIdleLimit: r.seed_idle_limit,
     seedIdleMode: r.seed_idle_mode,

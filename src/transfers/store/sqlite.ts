@@ -364,7 +364,7 @@ export class SqliteStore implements Store {
 
   async setTorrentSettings(id: string, settings: TorrentSettings): Promise<boolean> {
     const columns = {
-      labels: 'labels',
+      categories: 'labels',
       seedRatioLimit: 'seed_ratio_limit',
       seedRatioMode: 'seed_ratio_mode',
       seedIdleLimit: 'seed_idle_limit',
@@ -376,7 +376,7 @@ export class SqliteStore implements Store {
       if (!(key in settings) || settings[key] === undefined) continue;
       const value = settings[key];
       sets.push(`${column} = @${column}`);
-      params[column] = key === 'labels' ? (value === null ? null : JSON.stringify(value)) : value;
+      params[column] = key === 'categories' ? (value === null ? null : JSON.stringify(value)) : value;
     }
     if (sets.length === 0) return (await this.get(id)) !== undefined;
     return this.prepared(`UPDATE transfers SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run(params).changes > 0;

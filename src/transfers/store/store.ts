@@ -50,7 +50,8 @@ export interface RequeueResult {
 
 /** What torrent-set keeps per transfer. An absent key is left as it is; null clears it. */
 export interface TorrentSettings {
-  labels?: string[] | null;
+  /** Transmission's `labels`: the Categories the *arr set (stored in the `labels` column). */
+  categories?: string[] | null;
   seedRatioLimit?: number | null;
   seedRatioMode?: number | null;
   seedIdleLimit?: number | null;
@@ -232,7 +233,7 @@ export interface Store {
   fileCounts(): Promise<Map<string, number>>;
   /** The files of many transfers in one read (torrent-get), by transfer id; a transfer without files is absent. */
   listFilesOf(transferIds: readonly string[]): Promise<Map<string, TransferFile[]>>;
-  /** torrent-set: keep the transfer's own labels and seed limits. false: no such transfer. */
+  /** torrent-set: keep the transfer's own Categories (Transmission labels) and seed limits. false: no such transfer. */
   setTorrentSettings(id: string, settings: TorrentSettings): Promise<boolean>;
   /**
    * torrent-remove: the transfer is hidden from torrent-get for good. One not yet `cleaned` becomes

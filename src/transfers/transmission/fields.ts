@@ -156,7 +156,7 @@ const FIELDS: Record<string, (v: TorrentView, style: NameStyle) => unknown> = {
   is_finished: (v) => v.reported.finished,
   is_private: () => false,
   is_stalled: (v) => v.reported.status === 4 && v.rate === 0 && v.transfer.state === 'downloading',
-  labels: (v) => v.transfer.labels ?? (v.transfer.category ? [v.transfer.category] : []),
+  labels: (v) => v.transfer.categories ?? (v.transfer.category ? [v.transfer.category] : []),
   left_until_done: (v) => leftUntilDone(v),
   magnet_link: (v) =>
     /^[0-9a-f]{40}$/.test(v.transfer.hash) ? `magnet:?xt=urn:btih:${v.transfer.hash}&dn=${encodeURIComponent(v.name)}` : '',

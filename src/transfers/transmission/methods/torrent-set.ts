@@ -30,7 +30,7 @@ export async function torrentSet(ctx: RpcContext, req: RpcRequest): Promise<Reco
   const chosen = await chosenFor(ctx, selector);
   for (const { transfer: t } of chosen) {
     const s: TorrentSettings = {};
-    if (labels) s.labels = [...new Set(labels.map((l) => l.trim()).filter((l) => l !== ''))];
+    if (labels) s.categories = [...new Set(labels.map((l) => l.trim()).filter((l) => l !== ''))];
     // The stored limit is the one watch-seeding uses: only mode 1 keeps a transfer's own limit.
     if (ratioMode === 0 || ratioMode === 2) {
       s.seedRatioMode = ratioMode;
