@@ -127,7 +127,7 @@ test("Sonarr's add with its default category is filed under DOWNLOAD_DIR/tv-sona
   const [t] = get.arguments!.torrents as Array<Record<string, unknown>>;
   assert.equal(t!.id, added.id, 'the id of torrent-add is the id of torrent-get');
   assert.equal(t!.hashString, HASH);
-  assert.deepEqual(t!.categories, ['tv-sonarr']);
+  assert.deepEqual(t!.labels, ['tv-sonarr']);
   assert.equal(t!.downloadDir, join(s.downloads, 'tv-sonarr'));
   // Sent with "Add Paused": stopped (0) until torrent-start (before issue 15 it showed queued, 3, and downloaded).
   assert.equal(t!.status, 0);
