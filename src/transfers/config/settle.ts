@@ -1,0 +1,154 @@
+// The defaults that depend on other variables (POLLING_INTERVAL by client,
+// WEB_BIND_ADDRESS by credentials, the seed ratio precedence), the rules that
+// tie variables together, and the parsed Env made into the Config.
+import os from 'node:os';
+import path from 'node:path';
+import type { SftpSettings } from '../transports/sftp';
+import { isLoopbackAddress as isLoopback } from '../net/host';
+import type { ArrConfig, Config } from './types';
+import type { Env } from './schema';
+import { toError, type Problem } from './problems';
+
+/** The SFTP settings, paths made absolute (`~/` is the home folder, as ssh reads it). */
+function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
+  const home = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : abs(p));
+  return {
+    privateKey: e.SFTP_PRIVATE_KEY ? home(e.SFTP_PRIVATE_KEY) : null,
+    passphrase: e.SFTP_PASSPHRASE ?? null,
+    password: e.SFTP_PASSWORD ?? null,
+    agentSocket: e.SSH_AUTH_SOCK ?? null,
+    knownHosts: home(e.SFTP_KNOWN_HOSTS ?? '~/.ssh/known_hosts'),
+    hostKey: e.SFTP_HOST_KEY ?? null,
+  };
+}
+
+/** An sftp:// folder is listed every minute by default: one SFTP listing is cheap, and no API rate limit applies. */
+const SFTP_FOLDER_POLL_MS = 60_000;
+
+/** Defaults that depend on other variables, and the rules that tie variables together. */
+export function settle(e: Env, cwd: string): Config {
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const client = e.DOWNLOAD_CLIENT ?? 'local';
+  const abs = (p: string) => path.resolve(cwd, p);
+
+  if (client === 'putio' && !e.PUTIO_TOKEN) {
+    problems.push({ variable: 'PUTIO_TOKEN', problem: 'is required when DOWNLOAD_CLIENT=putio' });
+  }
+  if (client === 'deluge') {
+    if (!e.DELUGE_BASE_URL) problems.push({ variable: 'DELUGE_BASE_URL', problem: 'is required when DOWNLOAD_CLIENT=deluge' });
+    if (!e.DELUGE_COMPLETED_DIR && !e.DELUGE_MOUNT_DIR) {
+      warnings.push('neither DELUGE_COMPLETED_DIR nor DELUGE_MOUNT_DIR is set: harvester cannot fetch Deluge files');
+    }
+  }
+  const pair = (keyVar: string, key: string | undefined, urlVar: string, url: string | undefined): ArrConfig | null => {
+    if (key && url) return { apiKey: key, baseUrl: url };
+    if (key) problems.push({ variable: urlVar, problem: `is required when ${keyVar} is set` });
+    if (url) problems.push({ variable: keyVar, problem: `is required when ${urlVar} is set` });
+    return null;
+  };
+  const sonarr = pair('SONARR_API_KEY', e.SONARR_API_KEY, 'SONARR_BASE_URL', e.SONARR_BASE_URL);
+  const radarr = pair('RADARR_API_KEY', e.RADARR_API_KEY, 'RADARR_BASE_URL', e.RADARR_BASE_URL);
+  const lidarr = pair('LIDARR_API_KEY', e.LIDARR_API_KEY, 'LIDARR_BASE_URL', e.LIDARR_BASE_URL);
+  const readarr = pair('READARR_API_KEY', e.READARR_API_KEY, 'READARR_BASE_URL', e.READARR_BASE_URL);
+  // The webhook token is all that stands between the network and "mark this transfer imported".
+  if (e.ARR_WEBHOOK_TOKEN !== undefined && e.ARR_WEBHOOK_TOKEN.trim().length < 16) {
+    warnings.push('ARR_WEBHOOK_TOKEN is shorter than 16 characters: use a long random one (e.g. openssl rand -hex 16)');
+  }
+
+  // Half a credential would silently leave the endpoint open (or bound to loopback); say so instead.
+  const hasUser = e.TRANSMISSION_USERNAME !== undefined;
+  const hasPassword = e.TRANSMISSION_PASSWORD !== undefined;
+  if (hasUser !== hasPassword) {
+    problems.push(
+      hasUser
+        ? { variable: 'TRANSMISSION_PASSWORD', problem: 'is required when TRANSMISSION_USERNAME is set' }
+        : { variable: 'TRANSMISSION_USERNAME', problem: 'is required when TRANSMISSION_PASSWORD is set' },
+    );
+  }
+  const credentials = hasUser && hasPassword;
+  // Without credentials anyone who can reach the port could add and remove transfers: loopback only.
+  const transmissionBind = e.WEB_BIND_ADDRESS ?? { host: credentials ? '0.0.0.0' : '127.0.0.1', port: 9091 };
+  if (!credentials && e.WEB_BIND_ADDRESS && !isLoopback(transmissionBind.host)) {
+    warnings.push('WEB_BIND_ADDRESS is not loopback and TRANSMISSION_USERNAME/TRANSMISSION_PASSWORD are unset: anyone who reaches it can add and remove transfers');
+  }
+  const httpBind = e.HTTP_BIND ?? { host: '127.0.0.1', port: 9092 };
+  if (!e.HTTP_TOKEN && !isLoopback(httpBind.host)) {
+    warnings.push('HTTP_BIND is not loopback and HTTP_TOKEN is unset: the ops API is open to the network');
+  }
+
+  const seedboxUrl = e.LOCAL_SEEDBOX_DIR && 'url' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.url : null;
+  if (seedboxUrl && client !== 'local') {
+    problems.push({ variable: 'LOCAL_SEEDBOX_DIR', problem: `an sftp:// folder is the local client's seedbox: set DOWNLOAD_CLIENT=local (or leave it unset)` });
+  }
+
+  if (problems.length > 0) throw toError(problems);
+
+  // SEED_RATIO wins over PUTIO_SEED_RATIO; put.io's original default is 0 (remove at once);
+  // Deluge and local default to never removing what the user seeds (or owns) themselves.
+  let seedRatio: number | null;
+  if (e.SEED_RATIO !== undefined) seedRatio = e.SEED_RATIO;
+  else if (client === 'putio') seedRatio = e.PUTIO_SEED_RATIO === undefined ? 0 : e.PUTIO_SEED_RATIO;
+  else seedRatio = null;
+
+  return {
+    downloadClient: client,
+    downloadDir: abs(e.DOWNLOAD_DIR ?? './data/downloads'),
+    localSeedboxDir: seedboxUrl ? null : abs(e.LOCAL_SEEDBOX_DIR && 'dir' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.dir : './data/seedbox'),
+    localSeedboxUrl: seedboxUrl,
+    sftp: sftpSettings(e, abs),
+    dbPath: abs(e.DB_PATH ?? './data/harvester.db'),
+    targetLabel: e.TARGET_LABEL ?? '',
+    keepDownloadedForMs: e.KEEP_DOWNLOADED_FOR === undefined ? 24 * 3_600_000 : e.KEEP_DOWNLOADED_FOR,
+    // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer.
+    pollingIntervalMs: e.POLLING_INTERVAL ?? (client !== 'local' ? 600_000 : seedboxUrl ? SFTP_FOLDER_POLL_MS : 5_000),
+    cleanupIntervalMs: e.CLEANUP_INTERVAL ?? 600_000,
+    maxParallel: e.MAX_PARALLEL ?? 5,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    discordWebhookUrl: e.DISCORD_WEBHOOK_URL ?? null,
+    webhookUrl: e.WEBHOOK_URL ?? null,
+    seedRatio,
+    putio: {
+      token: e.PUTIO_TOKEN ?? null,
+      apiUrl: trimSlash(e.PUTIO_API_URL ?? 'https://api.put.io'),
+      uploadUrl: trimSlash(e.PUTIO_UPLOAD_URL ?? 'https://upload.put.io'),
+    },
+    deluge: {
+      baseUrl: e.DELUGE_BASE_URL ? trimSlash(e.DELUGE_BASE_URL) : null,
+      apiUrlPath: e.DELUGE_API_URL_PATH ?? '/json',
+      username: e.DELUGE_USERNAME ?? null,
+      password: e.DELUGE_PASSWORD ?? null,
+      host: e.DELUGE_HOST ?? null,
+      completedDir: e.DELUGE_COMPLETED_DIR ?? null,
+      mountDir: e.DELUGE_MOUNT_DIR ? abs(e.DELUGE_MOUNT_DIR) : null,
+      mountTimeoutMs: e.DELUGE_MOUNT_TIMEOUT ?? null,
+    },
+    sonarr: sonarr && { ...sonarr, baseUrl: trimSlash(sonarr.baseUrl) },
+    radarr: radarr && { ...radarr, baseUrl: trimSlash(radarr.baseUrl) },
+    transmission: {
+      username: e.TRANSMISSION_USERNAME ?? null,
+      password: e.TRANSMISSION_PASSWORD ?? null,
+      bind: transmissionBind,
+    },
+    http: { bind: httpBind, token: e.HTTP_TOKEN ?? null },
+    firstRun: e.FIRST_RUN ?? 'all',
+    maxAttempts: e.MAX_ATTEMPTS ?? 5,
+    minFreeSpaceBytes: e.MIN_FREE_SPACE ?? 1024 ** 3,
+    // 0 reads as "no cap", as in rclone and most download tools.
+    maxDownloadRateBytesPerSec: e.MAX_DOWNLOAD_RATE ? e.MAX_DOWNLOAD_RATE : null,
+    retentionMs: e.RETENTION === undefined ? 30 * 86_400_000 : e.RETENTION,
+    umask: e.UMASK ?? 0o002,
+    puid: e.PUID ?? null,
+    pgid: e.PGID ?? null,
+    lidarr: lidarr && { ...lidarr, baseUrl: trimSlash(lidarr.baseUrl) },
+    readarr: readarr && { ...readarr, baseUrl: trimSlash(readarr.baseUrl) },
+    stallTimeoutMs: e.STALL_TIMEOUT === undefined ? 2 * 3_600_000 : e.STALL_TIMEOUT,
+    importTimeoutMs: e.IMPORT_TIMEOUT === undefined ? 24 * 3_600_000 : e.IMPORT_TIMEOUT,
+    arrWebhookToken: e.ARR_WEBHOOK_TOKEN?.trim() || null,
+    warnings,
+  };
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,108 @@
+// The configuration's shape: the Config the daemon runs with and its parts,
+// and the lists of variable names other modules share (log levels, secrets,
+// secrets that may come from a file).
+import type { ClientKind } from '../model';
+import type { SftpUrl } from '../transports/url';
+import type { SftpSettings } from '../transports/sftp';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface BindAddress {
+  host: string;
+  port: number;
+}
+
+export interface ArrConfig {
+  baseUrl: string;
+  apiKey: string;
+}
+
+export interface Config {
+  downloadClient: ClientKind;
+  /** Absolute. Holds only Local Layouts (and .part files). */
+  downloadDir: string;
+  /** Absolute. The `local` client's seedbox folder; null when LOCAL_SEEDBOX_DIR is a URL (localSeedboxUrl). */
+  localSeedboxDir: string | null;
+  /** LOCAL_SEEDBOX_DIR=sftp://...: the folder source over SFTP (DESIGN.md 7). */
+  localSeedboxUrl: SftpUrl | null;
+  /** SFTP_*: how the SFTP File Transport logs in and which host key it trusts. */
+  sftp: SftpSettings;
+  /** Absolute. */
+  dbPath: string;
+  targetLabel: string;
+  /** null: `never`, cleanup is off. */
+  keepDownloadedForMs: number | null;
+  pollingIntervalMs: number;
+  cleanupIntervalMs: number;
+  maxParallel: number;
+  logLevel: LogLevel;
+  discordWebhookUrl: string | null;
+  webhookUrl: string | null;
+  /**
+   * Remove a transfer from the seedbox once imported and at this ratio; null = never remove.
+   * Already settled: SEED_RATIO wins over PUTIO_SEED_RATIO (put.io only, default 0); a transfer's
+   * own limit (torrent-set) wins over this one at run time.
+   */
+  seedRatio: number | null;
+  putio: { token: string | null; apiUrl: string; uploadUrl: string };
+  deluge: {
+    baseUrl: string | null;
+    apiUrlPath: string;
+    username: string | null;
+    password: string | null;
+    host: string | null;
+    completedDir: string | null;
+    /** Absolute. */
+    mountDir: string | null;
+    /** How long an open, or a read that gets no byte, may take on DELUGE_MOUNT_DIR before it counts as hung; null: the reader's defaults (30 s open, 60 s silence). */
+    mountTimeoutMs: number | null;
+  };
+  sonarr: ArrConfig | null;
+  radarr: ArrConfig | null;
+  transmission: { username: string | null; password: string | null; bind: BindAddress };
+  http: { bind: BindAddress; token: string | null };
+  firstRun: 'all' | 'new';
+  maxAttempts: number;
+  minFreeSpaceBytes: number;
+  /** null: no cap. */
+  maxDownloadRateBytesPerSec: number | null;
+  /** How long cleaned transfers stay in the store; null: `never` prune. */
+  retentionMs: number | null;
+  umask: number;
+  puid: number | null;
+  pgid: number | null;
+  // --- Lidarr/Readarr, the *arr webhook, stalls and the end of waiting for an import (issue 15)
+  /** Lidarr (API v1), asked like Sonarr/Radarr whether it imported a download. */
+  lidarr: ArrConfig | null;
+  /** Readarr (API v1), the same. */
+  readarr: ArrConfig | null;
+  /** STALL_TIMEOUT: a transfer whose seedbox progress has not moved this long shows a warning in torrent-get; null: `never`. */
+  stallTimeoutMs: number | null;
+  /** IMPORT_TIMEOUT: how long to ask the *arrs about a downloaded transfer before giving up (and notifying); null: `never`. */
+  importTimeoutMs: number | null;
+  /** ARR_WEBHOOK_TOKEN: the secret Sonarr/Radarr/Lidarr/Readarr present at POST /hooks/arr; null: the route is off. */
+  arrWebhookToken: string | null;
+  /** Things that start but that an operator should hear about (one line each, no secrets). */
+  warnings: string[];
+}
+
+/** Environment variables whose values are secret: never logged, never quoted in an error. */
+export const SECRET_VARIABLES = [
+  'PUTIO_TOKEN',
+  'DELUGE_PASSWORD',
+  'SONARR_API_KEY',
+  'RADARR_API_KEY',
+  'TRANSMISSION_PASSWORD',
+  'HTTP_TOKEN',
+  'DISCORD_WEBHOOK_URL',
+  'WEBHOOK_URL',
+  'LIDARR_API_KEY',
+  'READARR_API_KEY',
+  'ARR_WEBHOOK_TOKEN',
+  'SFTP_PASSWORD',
+  'SFTP_PASSPHRASE',
+] as const;
+
+/** Variables whose value may instead come from the file named by `<NAME>_FILE` (files.ts). */
+export const FILE_VARIABLES = ['PUTIO_TOKEN', 'HTTP_TOKEN'] as const;
