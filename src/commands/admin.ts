@@ -2,7 +2,7 @@
 // They open DB_PATH directly; with WAL they work beside a running daemon.
 import { existsSync } from 'node:fs';
 import Database from '../transfers/store/driver';
-import { cleanupDecisions } from '../transfers/cleanup';
+import { cleanupDecisions } from '../transfers/cleanup/decisions';
 import { loadConfig, type Config } from '../transfers/config';
 import type { Transfer } from '../transfers/model';
 import { SqliteStore } from '../transfers/store/sqlite';

@@ -4,7 +4,7 @@
 // Every action is idempotent: asking again for what is already so answers 200 with
 // `changed: false`; what is not allowed answers 409 with the reason, and changes nothing.
 import { rm } from 'node:fs/promises';
-import { manualDeleteDecision } from '../transfers/cleanup';
+import { manualDeleteDecision } from '../transfers/cleanup/decisions';
 import { setDownloadsPaused } from '../transfers/downloads-pause';
 import type { Transfer } from '../transfers/model';
 import { QUEUE_STATES } from '../transfers/queue';

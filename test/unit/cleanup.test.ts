@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { cleanupDecisions, cleanupOff, type CleanupDecision } from '../../src/transfers/cleanup';
+import { cleanupDecisions, cleanupOff, type CleanupDecision } from '../../src/transfers/cleanup/decisions';
 import { loadConfig, type Config } from '../../src/transfers/config';
 import { isInside } from '../../src/transfers/layout';
 import { TRANSFER_STATES, type Transfer, type TransferState } from '../../src/transfers/model';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { stallWarning, STALL_WARNING } from '../../src/transfers/transmission/stall';
 import { awaitingImport, giveUpImport, importWaitOver } from '../../src/transfers/import/import-timeout';
 import { markImported } from '../../src/transfers/import/mark-imported';
-import { cleanupDecisions } from '../../src/transfers/cleanup';
+import { cleanupDecisions } from '../../src/transfers/cleanup/decisions';
 import { loadConfig } from '../../src/transfers/config';
 import { SqliteStore } from '../../src/transfers/store/sqlite';
 import type { Transfer } from '../../src/transfers/model';

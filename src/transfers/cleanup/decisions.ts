@@ -1,11 +1,11 @@
 // Which local copies cleanup may delete, and why: one pure function for the
 // cleanup loop and `harvester cleanup --dry-run`, so the preview is the truth.
-import { configuredArrs } from './arr';
-import type { Config } from './config';
-import { isInside, recordedPath } from './layout';
-import type { Transfer } from './model';
-import { IMPORTED_STATES, LOCAL_COPY_STATES } from './transitions';
-import { formatDuration } from './units';
+import { configuredArrs } from '../arr';
+import type { Config } from '../config';
+import { isInside, recordedPath } from '../layout';
+import type { Transfer } from '../model';
+import { IMPORTED_STATES, LOCAL_COPY_STATES } from '../transitions';
+import { formatDuration } from '../units';
 
 /**
  * Why a copy is kept or deleted, for code to branch on (the loop, the tests); `reason` beside it
