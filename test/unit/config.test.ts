@@ -4,21 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { ConfigError, describeConfig, loadConfig, maskUrl, parseBindAddress, secretValues } from '../../src/transfers/config';
+import { ConfigError, describeConfig, maskUrl, parseBindAddress, secretValues } from '../../src/transfers/config';
 import { formatDuration, formatSize, parseDuration, parseRate, parseSize } from '../../src/transfers/units';
 
-const cwd = '/srv/harvester';
-const load = (env: Record<string, string>) => loadConfig(env, { cwd });
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { CONFIG_CWD as cwd, configError, load } from '../helpers/config';
 
 // Every secret a full configuration can hold, each distinctive so a leak is easy to spot.
 const SECRETS = {

@@ -5,21 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, describeConfig, loadConfig, SECRET_VARIABLES, secretValues } from '../../src/transfers/config';
+import { describeConfig, SECRET_VARIABLES, secretValues } from '../../src/transfers/config';
 import { formatSftpUrl, parseSftpUrl } from '../../src/transfers/transports/url';
 
-const cwd = '/srv/harvester';
-const load = (env: Record<string, string>) => loadConfig(env, { cwd });
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { CONFIG_CWD as cwd, configError, load } from '../helpers/config';
 
 test('sftp:// URLs: user, host, port (default 22) and the folder, absolute or under the login folder', () => {
   assert.deepEqual(parseSftpUrl('sftp://me@box.example.com/home/me/done'), { scheme: 'sftp', username: 'me', host: 'box.example.com', port: 22, path: '/home/me/done' });
