@@ -273,7 +273,13 @@ export class DelugeHarness {
   }
 
   private async connectWeb(): Promise<void> {
-    if ((await this.post('web.connected', [])).result !== true) {
+    // A deluge-web that has just started (or restarted) may accept the connection and answer only
+    // seconds later: ask again with a short timeout each time rather than wait once on a long one
+    // (a loaded CI run saw one request hang past 20 s).
+    const state = await waitUntilAsync(
+      async () => ((await this.post('web.connected', [], 5_000)).result === true ? 'connected' : 'not connected'),
+      60_000, `deluge-web to answer web.connected\n${this.logs()}`, 250);
+    if (state !== 'connected') {
       await this.post('web.connect', [this.hostId]);
       await waitUntilAsync(async () => (await this.post('web.connected', [])).result === true, 15_000, 'deluge-web connected to deluged');
     }
@@ -294,12 +300,12 @@ export class DelugeHarness {
     this.cookie = /_session_id=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0] ?? '';
   }
 
-  private async post(method: string, params: unknown[]): Promise<RpcAnswer> {
+  private async post(method: string, params: unknown[], timeoutMs = 20_000): Promise<RpcAnswer> {
     const res = await fetch(`${this.url}/json`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Cookie: this.cookie },
       body: JSON.stringify({ id: 1, method, params }),
-      signal: AbortSignal.timeout(20_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return (await res.json()) as RpcAnswer;
   }
