@@ -14,7 +14,7 @@ import { raiseAlert } from './transfers/alerts';
 import { configuredArrs } from './transfers/arr';
 import { createClient } from './transfers/clients/create';
 import { isClientError } from './transfers/clients/errors';
-import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp';
+import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp-settings';
 import { formatSftpUrl } from './transfers/transports/url';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');

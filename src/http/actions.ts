@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { manualDeleteDecision } from '../transfers/cleanup/decisions';
 import { setDownloadsPaused } from '../transfers/downloads-pause';
 import type { Transfer } from '../transfers/model';
-import { QUEUE_STATES } from '../transfers/queue';
+import { QUEUE_STATES } from '../transfers/transitions';
 import type { ActionsStore } from './sources';
 
 export interface ActionContext {

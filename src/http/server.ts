@@ -28,7 +28,8 @@ import { hostAllowed, isLoopbackAddress, requester, SessionGuard, TokenCheck } f
 import { DownloadsWatcher } from './downloads';
 import { EventHub } from './events';
 import { OpsMetrics } from './metrics';
-import { PAGE_CSP, PAGE_CSS, PAGE_JS, REFRESH_MS, renderFragment, renderPage, type PageModel } from './page';
+import { PAGE_CSP, REFRESH_MS, renderFragment, renderPage, type PageModel } from './page';
+import { PAGE_CSS, PAGE_JS } from './page-assets';
 import { alertsView, pictureView, PICTURE_SPAN_MS, seedboxView, Timeline } from './panels';
 import { Cached, type ActionsStore, type OutboxSource, type TransfersSource } from './sources';
 import { isReady, loopsView, parseTransfersQuery, transfersView, type SupervisorState, type ViewContext } from './views';

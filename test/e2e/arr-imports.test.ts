@@ -14,8 +14,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ev, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
-import { freePort } from '../helpers';
+import { ev, freePort, removeDir, runCli, tempDir, waitForMoreTicks, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { transferRow } from '../helpers/db';
 import { startFakePutio, type FakePutio } from '../fakes/putio-server';
 import { startFakeArr } from '../fakes/arr-server';
@@ -76,20 +75,6 @@ async function sonarrTorrents(url: string, session: { id?: string }): Promise<To
 /** TransmissionBase.GetItems: a non-empty errorString is a Warning, whatever else the item says. */
 const sonarrWarning = (t: Torrent): boolean => t.errorString.trim() !== '';
 
-async function loopTicks(ops: string, name: string): Promise<number> {
-  const body = (await (await fetch(`${ops}/api/loops`)).json()) as { loops: Array<{ name: string; tickCount: number }> };
-  return body.loops.find((l) => l.name === name)!.tickCount;
-}
-
-/** Until `name` has run `n` whole ticks that started after this call (ticks never overlap). */
-async function moreTicks(ops: string, name: string, n: number, timeoutMs = 30_000): Promise<void> {
-  const start = await loopTicks(ops, name);
-  const deadline = Date.now() + timeoutMs;
-  while ((await loopTicks(ops, name)) < start + n + 1) {
-    if (Date.now() > deadline) throw new Error(`${name} did not tick ${n} more times`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a put.io transfer stuck at one percent beyond STALL_TIMEOUT shows "stalled on the seedbox" to Sonarr, and the warning clears when put.io moves', async () => {
   const putio = await startFakePutio({ label: 'harvester' });
@@ -140,8 +125,8 @@ test('IMPORT_TIMEOUT without an import: exactly one transfer.not-imported notifi
     await waitUntil(() => notImported().length >= 1, 30_000, 'the notification');
     const asked = sonarr.calls('GET /api/v3/history');
     // Many more polls (watch-imported, every 300 ms) and cleanup ticks (KEEP_DOWNLOADED_FOR=0).
-    await moreTicks(d.ops, 'watch-imported', 5);
-    await moreTicks(d.ops, 'cleanup', 3);
+    await waitForMoreTicks(d.ops, 'watch-imported', 5);
+    await waitForMoreTicks(d.ops, 'cleanup', 3);
     assert.equal(sonarr.calls('GET /api/v3/history'), asked, 'no more history calls for it');
     assert.equal(notImported().length, 1, 'exactly one notification');
     const body = notImported()[0]!.json as { name: string; transferId: string; error: string };

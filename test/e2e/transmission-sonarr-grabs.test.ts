@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ev, freePort, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
+import { ev, freePort, removeDir, runCli, tempDir, waitForMoreTicks, waitUntil, type CliRun } from '../helpers';
 import { transferState } from '../helpers/db';
 import { sonarrCompleted, sonarrHash, sonarrSees, SonarrClient, type Torrent } from '../helpers/sonarr';
 import { startFakePutio, type FakePutio } from '../fakes/putio-server';
@@ -52,21 +52,6 @@ async function startDaemon(fake: FakePutio, env: Record<string, string>): Promis
       removeDir(dir);
     },
   };
-}
-
-/** How many ticks the download loop has run (the ops server's /api/loops, read from its heartbeat). */
-async function downloadTicks(d: Daemon): Promise<number> {
-  const view = (await (await fetch(`${d.opsUrl}/api/loops`)).json()) as { loops: Array<{ name: string; tickCount: number }> };
-  return view.loops.find((l) => l.name === 'download')!.tickCount;
-}
-
-/** Waits until the download loop has run `n` more ticks (each tick is where it would claim work). */
-async function waitForTicks(d: Daemon, n: number): Promise<void> {
-  const from = await downloadTicks(d);
-  for (const deadline = Date.now() + 30_000; (await downloadTicks(d)) < from + n; ) {
-    assert.ok(Date.now() < deadline, `${n} download ticks in 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function waitForItem(d: Daemon, hash: string, pred: (t: Torrent) => boolean, what: string, timeoutMs = 60_000): Promise<Torrent> {
@@ -138,7 +123,7 @@ test('"Add Paused" downloads nothing until torrent-start; torrent-stop cuts the 
     finishOnPutio(fake, r.magnet, r.file, content);
     await d.run.waitForLine(ev('transfer.queued'), 30_000, 'finished on put.io: queued');
     // The download loop looks for work every tick: three ticks after it was queued, it has had two full chances.
-    await waitForTicks(d, 3);
+    await waitForMoreTicks(d.opsUrl, 'download', 3);
     assert.equal(fake.calls('GET /download/:id'), 0, 'no byte was fetched while paused');
     assert.equal(d.run.lines.filter(ev('download.started')).length, 0);
     assert.equal((await waitForItem(d, hash, () => true, 'listed')).status, 0, 'shown stopped (0)');
@@ -152,7 +137,7 @@ test('"Add Paused" downloads nothing until torrent-start; torrent-stop cuts the 
     const kept = statSync(part).size;
     assert.ok((paused.doneBytes as number) >= MiB, `the progress of the cut file is kept: ${JSON.stringify(paused)}`);
     const requests = fake.calls('GET /download/:id');
-    await waitForTicks(d, 3);
+    await waitForMoreTicks(d.opsUrl, 'download', 3);
     assert.equal(statSync(part).size, kept, 'the byte count stopped, the .part kept');
     assert.ok(kept > 0 && kept < content.length, `cut mid-file (${kept} of ${content.length})`);
     assert.equal(fake.calls('GET /download/:id'), requests, 'nothing more asked of put.io');

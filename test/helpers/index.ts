@@ -62,18 +62,22 @@ export function opsUrlOf(run: CliRun): string {
   return String(line.url);
 }
 
-/** How many ticks `loop` has run (the ops server's /api/loops, read from its heartbeat). */
-export async function ticksOf(run: CliRun, loop: string): Promise<number> {
-  const view = (await (await fetch(`${opsUrlOf(run)}/api/loops`)).json()) as { loops: Array<{ name: string; tickCount: number }> };
+/** How many ticks `loop` has run (the ops server's /api/loops, read from its heartbeat); `ops`: the daemon run or its ops URL. */
+export async function ticksOf(ops: CliRun | string, loop: string): Promise<number> {
+  const url = typeof ops === 'string' ? ops : opsUrlOf(ops);
+  const view = (await (await fetch(`${url}/api/loops`)).json()) as { loops: Array<{ name: string; tickCount: number }> };
   const row = view.loops.find((l) => l.name === loop);
   if (!row) throw new Error(`no loop "${loop}" in /api/loops`);
   return row.tickCount;
 }
 
-/** Waits until `loop` has run `n` more ticks than now: "a few more polls", without guessing their time. */
-export async function waitForMoreTicks(run: CliRun, loop: string, n: number, timeoutMs = 30_000): Promise<void> {
-  const from = await ticksOf(run, loop);
-  await waitUntilAsync(async () => (await ticksOf(run, loop)) >= from + n, timeoutMs, `${n} more ticks of ${loop}`);
+/**
+ * Waits until `loop` has run `n` whole ticks that started after this call (ticks never overlap, so
+ * the one running now is not counted): "a few more polls", without guessing their time.
+ */
+export async function waitForMoreTicks(ops: CliRun | string, loop: string, n: number, timeoutMs = 30_000): Promise<void> {
+  const from = await ticksOf(ops, loop);
+  await waitUntilAsync(async () => (await ticksOf(ops, loop)) >= from + n + 1, timeoutMs, `${n} more ticks of ${loop}`);
 }
 
 /** Whether a program can be started at all (on PATH); its exit code does not matter. */

@@ -3,7 +3,7 @@
 // tie variables together, and the parsed Env made into the Config.
 import os from 'node:os';
 import path from 'node:path';
-import type { SftpSettings } from '../transports/sftp';
+import type { SftpSettings } from '../transports/sftp-settings';
 import { isLoopbackAddress as isLoopback } from '../net/host';
 import type { ArrConfig, Config } from './types';
 import type { Env } from './schema';

@@ -3,7 +3,7 @@
 // secrets that may come from a file).
 import type { ClientKind } from '../model';
 import type { SftpUrl } from '../transports/url';
-import type { SftpSettings } from '../transports/sftp';
+import type { SftpSettings } from '../transports/sftp-settings';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -14,33 +14,17 @@
 //   connects again; SSH keepalives find a dead link between calls.
 // - close() destroys the socket at once and fails every pending call: a hung
 //   connection never holds the daemon's stop.
-import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { posix } from 'node:path';
-import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
-import { ConfigError } from '../config-error';
-import { AuthError, NetworkError, NotFoundError, RejectedError, RemoteError, TimeoutError, isClientError } from '../clients/errors';
-import { describeRefusal, normalizeFingerprint, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type HostKeyPolicy } from './known-hosts';
+import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+import { AuthError, NetworkError, NotFoundError, RejectedError, RemoteError, TimeoutError } from '../clients/errors';
+import { describeRefusal, preferredHostKeyAlgorithms, verifyHostKey } from './known-hosts';
+import { PipelinedRead } from './pipelined-read';
+import { loadCredentials, loadHostKeyPolicy, type Credentials, type SftpSettings } from './sftp-settings';
 import type { DirEntry, EntryInfo, EntryType, FileTransport, ReadOptions } from './types';
 
-export const READ_CHUNK = 32 * 1024;
-export const READ_DEPTH = 16;
-
-/** The SFTP settings of the configuration (config.ts `sftp`). */
-export interface SftpSettings {
-  /** SFTP_PRIVATE_KEY: a key file (absolute). */
-  privateKey: string | null;
-  /** SFTP_PASSPHRASE (secret). */
-  passphrase: string | null;
-  /** SFTP_PASSWORD (secret). */
-  password: string | null;
-  /** SSH_AUTH_SOCK: the ssh-agent. */
-  agentSocket: string | null;
-  /** SFTP_KNOWN_HOSTS (absolute; default ~/.ssh/known_hosts). */
-  knownHosts: string;
-  /** SFTP_HOST_KEY: a pinned `SHA256:` fingerprint; wins over knownHosts. */
-  hostKey: string | null;
-}
+export { READ_CHUNK, READ_DEPTH } from './pipelined-read';
+export { loadCredentials, loadHostKeyPolicy, type SftpSettings } from './sftp-settings';
 
 export interface SftpTransportOptions {
   username: string;
@@ -53,68 +37,6 @@ export interface SftpTransportOptions {
   stallTimeoutMs?: number;
   /** A connection unused for this long is closed. Default 5 min. */
   idleCloseMs?: number;
-}
-
-/** What ssh2's connect() gets for authentication. */
-interface Credentials {
-  privateKey?: Buffer;
-  passphrase?: string;
-  password?: string;
-  agent?: string;
-}
-
-/**
- * The credentials the settings name, read and checked: a key file that is
- * missing, unreadable, not a key, or encrypted without SFTP_PASSPHRASE is a
- * ConfigError naming the variable (daemon start and `harvester check` stop on it).
- */
-export function loadCredentials(s: SftpSettings): Credentials {
-  const creds: Credentials = {};
-  if (s.privateKey) {
-    let data: Buffer;
-    try {
-      data = readFileSync(s.privateKey);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ConfigError('SFTP_PRIVATE_KEY', `${s.privateKey} cannot be read (${code === 'ENOENT' ? 'no such file' : code ?? 'error'})`);
-    }
-    const parsed = utils.parseKey(data, s.passphrase ?? undefined);
-    if (parsed instanceof Error) {
-      const encrypted = /encrypted|passphrase/i.test(parsed.message);
-      if (encrypted && !s.passphrase) throw new ConfigError('SFTP_PASSPHRASE', `is required: the key ${s.privateKey} is encrypted`);
-      if (s.passphrase && /decrypt|bad|passphrase/i.test(parsed.message)) {
-        throw new ConfigError('SFTP_PASSPHRASE', `does not decrypt the key ${s.privateKey}`);
-      }
-      throw new ConfigError('SFTP_PRIVATE_KEY', `${s.privateKey} is not a private key ssh can use`);
-    }
-    creds.privateKey = data;
-    if (s.passphrase) creds.passphrase = s.passphrase;
-  }
-  if (s.password) creds.password = s.password;
-  if (s.agentSocket) creds.agent = s.agentSocket;
-  if (!creds.privateKey && !creds.password && !creds.agent) {
-    throw new ConfigError('SFTP_PRIVATE_KEY', 'an sftp:// seedbox needs SFTP_PRIVATE_KEY, SFTP_PASSWORD or an ssh-agent (SSH_AUTH_SOCK)');
-  }
-  return creds;
-}
-
-/** The host key rule the settings name: the pinned fingerprint, or the known_hosts file's lines (none if it is missing). */
-export function loadHostKeyPolicy(s: SftpSettings): { policy: HostKeyPolicy; source: string } {
-  if (s.hostKey) {
-    const pinned = normalizeFingerprint(s.hostKey);
-    if (!pinned) throw new ConfigError('SFTP_HOST_KEY', 'is not a SHA256: fingerprint (as `ssh-keygen -l -E sha256` prints it)');
-    return { policy: { pinned }, source: 'SFTP_HOST_KEY' };
-  }
-  let text = '';
-  try {
-    text = readFileSync(s.knownHosts, 'utf8');
-  } catch (err) {
-    // A missing file knows no host: every key is refused with its fingerprint, which says what to do.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ConfigError('SFTP_KNOWN_HOSTS', `${s.knownHosts} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  return { policy: { knownHosts: parseKnownHosts(text) }, source: `SFTP_KNOWN_HOSTS (${s.knownHosts})` };
 }
 
 interface Session {
@@ -446,73 +368,3 @@ function info(attrs: Stats): EntryInfo {
   // SFTP v3 carries mtime in whole seconds.
   return { type, size: Number(attrs.size ?? 0), mtimeMs: Number(attrs.mtime ?? 0) * 1000 };
 }
-
-interface PipelinedReadInit {
-  offset: number;
-  end: number;
-  readAt(pos: number, len: number): Promise<Buffer>;
-  release(): void;
-}
-
-/**
- * A file's bytes in order, with READ_DEPTH reads outstanding. Reads are issued
- * only while the consumer wants more (backpressure: MAX_DOWNLOAD_RATE pauses
- * them), and each one is bounded by the transport's stall timeout.
- */
-class PipelinedRead extends Readable {
-  private next: number;
-  private readonly end: number;
-  private readonly queue: Array<Promise<Buffer>> = [];
-  private pumping = false;
-  private readonly init: PipelinedReadInit;
-
-  constructor(init: PipelinedReadInit) {
-    super({ highWaterMark: READ_CHUNK * READ_DEPTH });
-    this.init = init;
-    this.next = init.offset;
-    this.end = init.end;
-  }
-
-  override _read(): void {
-    if (!this.pumping) void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    try {
-      for (;;) {
-        while (this.queue.length < READ_DEPTH && this.next < this.end) {
-          const len = Math.min(READ_CHUNK, this.end - this.next);
-          const read = this.init.readAt(this.next, len);
-          // Awaited in order below; a failure of one not yet awaited must not be "unhandled".
-          read.catch(() => undefined);
-          this.queue.push(read);
-          this.next += len;
-        }
-        const head = this.queue.shift();
-        if (!head) {
-          this.push(null);
-          return;
-        }
-        const bytes = await head;
-        if (this.destroyed) return;
-        if (bytes.length === 0) {
-          // The file ended before the size seen: the caller's size check decides (the .part stays).
-          this.push(null);
-          return;
-        }
-        if (!this.push(bytes)) return;
-      }
-    } catch (err) {
-      this.destroy(isClientError(err) || err instanceof Error ? (err as Error) : new Error(String(err)));
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.init.release();
-    cb(err);
-  }
-}
-
