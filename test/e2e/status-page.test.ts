@@ -37,7 +37,6 @@ test('the status page shows loops and a live download on a phone, keeps a hostil
   const dir = tempDir();
   const seedbox = join(dir, 'seedbox');
   mkdirSync(seedbox, { recursive: true });
-  writeRandomFile(join(seedbox, HOSTILE), 24 * MiB);
   const run = runCli(['run'], {
     cwd: dir,
     env: {
@@ -83,6 +82,9 @@ test('the status page shows loops and a live download on a phone, keeps a hostil
     }
 
     // The download, live: its progress bar grows while the page refreshes itself (no reload).
+    // The file is dropped only now that the page is open: on a busy machine the browser's start
+    // took longer than a download begun before it, and the page never saw it running.
+    writeRandomFile(join(seedbox, HOSTILE), 24 * MiB);
     await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
     const download = page.locator('#downloads li.download').first();
     await download.waitFor({ timeout: 30_000 });
