@@ -60,11 +60,18 @@ test('a waiter of another transfer keeps its place when one transfer is aborted'
 
 test('the rate limiter is empty at its first take, however long after it was made', async () => {
   let clock = 0;
-  const limiter = new RateLimiter(1000, () => clock); // 1000 B/s: a 100 B burst
+  // Waits are recorded, not timed: a real 1 ms timer can beat a setImmediate on a loaded machine.
+  const waits: number[] = [];
+  const sleep = (ms: number, signal?: AbortSignal): Promise<void> => {
+    waits.push(ms);
+    return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  };
+  const limiter = new RateLimiter(1000, () => clock, sleep); // 1000 B/s: a 100 B burst
   clock = 60_000; // a minute idle before the first download
   const stop = new AbortController();
   const first = limiter.take(100, stop.signal);
   assert.equal(await settled(first), false, 'the first 100 B wait: no burst saved up before the first byte');
+  assert.deepEqual(waits, [100], 'a tenth of a second: the whole 100 B at 1000 B/s');
   stop.abort(new Error('stopped'));
   await assert.rejects(first, /stopped/);
 
@@ -72,6 +79,7 @@ test('the rate limiter is empty at its first take, however long after it was mad
   clock += 10_000;
   assert.equal(await settled(limiter.take(100)), true, 'a full bucket after idle time passes at once');
   assert.equal(await settled(limiter.take(1)), false, 'but no more than the burst');
+  assert.deepEqual(waits, [100, 1], 'the one byte over the burst waits its millisecond');
 });
 
 test('the download rate is known from the first chunk, and follows the last five seconds after that', () => {

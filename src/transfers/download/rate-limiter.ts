@@ -8,7 +8,12 @@ export class RateLimiter {
   private last: number | undefined;
   private readonly burst: number;
 
-  constructor(private readonly bytesPerSecond: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    private readonly bytesPerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+    /** How a taker waits off its debt; tests inject one that records the wait instead of racing a timer. */
+    private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void> = sleepFor,
+  ) {
     this.burst = bytesPerSecond / 10;
   }
 
@@ -19,12 +24,15 @@ export class RateLimiter {
     this.last = t;
     this.tokens -= bytes;
     if (this.tokens >= 0) return;
-    const waitMs = (-this.tokens * 1000) / this.bytesPerSecond;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, waitMs);
-      const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason); };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    await this.sleep((-this.tokens * 1000) / this.bytesPerSecond, signal);
   }
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason); };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
