@@ -1,7 +1,7 @@
 // The domain's words (DESIGN.md "Words"): Transfer, File Name, Local Layout,
 // Claim, Downloaded, Imported, Label, Category.
 
-export type ClientKind = 'local' | 'putio' | 'deluge';
+export type ClientKind = 'local' | 'putio' | 'deluge' | 'qbittorrent' | 'rtorrent' | 'transmission';
 
 /**
  * Where a transfer is in harvester's pipeline (not the seedbox's own status).
@@ -31,6 +31,13 @@ export interface RemoteFile {
   size: number;
   /** Lower-case hex CRC32 when the seedbox reports one (put.io). */
   crc32?: string;
+  /**
+   * Where the seedbox keeps the file, as its torrent client reports it (an
+   * absolute path on the seedbox): what a File Transport reads, after
+   * FILES_REMOTE_ROOT is mapped onto FILES_FROM (sources/remote-path.ts).
+   * Unset for sources that read their own files (put.io, a folder).
+   */
+  remotePath?: string;
 }
 
 /** A transfer as a download client lists it. */

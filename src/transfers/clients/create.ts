@@ -7,6 +7,7 @@ import { SftpTransport } from '../transports/sftp';
 import { formatSftpUrl } from '../transports/url';
 import { PutioClient } from './putio';
 import type { DownloadClient } from './types';
+import { createTorrentClientSeedbox } from '../sources/create';
 
 export function createClient(config: Config): DownloadClient {
   switch (config.downloadClient) {
@@ -43,6 +44,10 @@ export function createClient(config: Config): DownloadClient {
         },
       });
     }
+    case 'qbittorrent':
+    case 'rtorrent':
+    case 'transmission':
+      return createTorrentClientSeedbox(config);
   }
 }
 

@@ -18,6 +18,15 @@ export interface DownloadClient {
   listFiles(transfer: RemoteTransfer, signal?: AbortSignal): Promise<RemoteFile[]>;
   /** A stream of the file's bytes from `offset` on (resume). */
   openFile(file: RemoteFile, offset: number, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Segmented transfers (DESIGN.md 8): the bytes [offset, end) of the file on a
+   * connection of its own; absent where the transport reads no ranges. Throws
+   * RestartFromZeroError when the server ignores the range, SourceChangedError
+   * when the file is no longer the one listed.
+   */
+  readRange?(file: RemoteFile, range: { offset: number; end: number }, signal?: AbortSignal): Promise<Readable>;
+  /** The seedbox host a read connects to (`sftp me@box:22`, `https://host`): MAX_CONNECTIONS counts per host. */
+  readonly readHost?: string;
   /** Remove the transfer from the seedbox, with its remote files when deleteData. */
   removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void>;
   /** Add a transfer; absent for clients that cannot (local). */

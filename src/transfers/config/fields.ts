@@ -123,6 +123,60 @@ export const seedboxDir = z
     }
   });
 
+/** CLIENT_URL: a torrent client's web API (http/https), or rTorrent's `scgi://host:port`. Never quoted back (it may carry credentials). */
+export const clientUrl = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      return fail(ctx, 'is not a URL (use e.g. http://box:8080, https://box/RPC2 or scgi://127.0.0.1:5000)');
+    }
+    if (!['http:', 'https:', 'scgi:'].includes(url.protocol)) return fail(ctx, 'must be an http://, https:// or scgi:// URL');
+    if (url.protocol === 'scgi:' && (!url.hostname || !url.port)) return fail(ctx, 'needs a host and a port: scgi://host:port');
+    return text.trim();
+  });
+
+/** Where a torrent client's files are read (FILES_FROM): a folder here (a mount), or an sftp:// or http(s):// URL. */
+export type FilesFrom = { kind: 'path'; dir: string } | { kind: 'sftp'; url: SftpUrl } | { kind: 'http'; url: string };
+
+export const filesFrom = z
+  .string()
+  .optional()
+  .transform((text, ctx): FilesFrom | undefined => {
+    if (text === undefined) return undefined;
+    if (text.includes('\0')) return fail(ctx, 'contains a NUL byte');
+    if (!looksLikeUrl(text)) return { kind: 'path', dir: text };
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text.trim())![1]!.toLowerCase();
+    if (scheme === 'http' || scheme === 'https') {
+      try {
+        new URL(text.trim());
+      } catch {
+        return fail(ctx, 'is not a valid URL');
+      }
+      return { kind: 'http', url: text.trim().replace(/\/+$/, '') };
+    }
+    try {
+      return { kind: 'sftp', url: parseSftpUrl(text) };
+    } catch (err) {
+      return fail(ctx, (err as Error).message.replace('(use sftp://', '(use http(s)://host/path, sftp://'));
+    }
+  });
+
+/** An absolute folder on the seedbox (FILES_REMOTE_ROOT). */
+export const remoteFolder = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const t = text.trim();
+    if (!t.startsWith('/') || t.includes('\0') || t.split('/').includes('..')) return fail(ctx, 'must be an absolute folder on the seedbox, without .. (e.g. /home/me/downloads)');
+    return t.length > 1 ? t.replace(/\/+$/, '') : t;
+  });
+
 export const hostKeyFingerprint = z
   .string()
   .optional()

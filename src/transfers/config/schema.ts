@@ -6,6 +6,9 @@ import { parseRate, parseSize } from '../units';
 import { LOG_LEVELS } from './types';
 import {
   bindAddress,
+  clientUrl,
+  filesFrom,
+  remoteFolder,
   durationOrNever,
   hostKeyFingerprint,
   httpUrl,
@@ -81,6 +84,12 @@ export const envSchema = z.object({
   SFTP_KNOWN_HOSTS: localPath,
   SFTP_HOST_KEY: hostKeyFingerprint,
   SSH_AUTH_SOCK: localPath,
+  // Torrent clients as Transfer Sources, and where their files are read (DESIGN.md 7).
+  CLIENT_URL: clientUrl,
+  CLIENT_USERNAME: plain,
+  CLIENT_PASSWORD: secret,
+  FILES_FROM: filesFrom,
+  FILES_REMOTE_ROOT: remoteFolder,
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -22,6 +22,9 @@ function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
   };
 }
 
+/** The torrent clients read through CLIENT_URL, their files through FILES_FROM. */
+const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
+
 /** An sftp:// folder is listed every minute by default: one SFTP listing is cheap, and no API rate limit applies. */
 const SFTP_FOLDER_POLL_MS = 60_000;
 
@@ -40,6 +43,9 @@ export function settle(e: Env, cwd: string): Config {
     if (!e.DELUGE_COMPLETED_DIR && !e.DELUGE_MOUNT_DIR) {
       warnings.push('neither DELUGE_COMPLETED_DIR nor DELUGE_MOUNT_DIR is set: harvester cannot fetch Deluge files');
     }
+  }
+  if (TORRENT_CLIENTS.has(client) && !e.CLIENT_URL) {
+    problems.push({ variable: 'CLIENT_URL', problem: `is required when DOWNLOAD_CLIENT=${client}` });
   }
   const pair = (keyVar: string, key: string | undefined, urlVar: string, url: string | undefined): ArrConfig | null => {
     if (key && url) return { apiKey: key, baseUrl: url };
@@ -145,6 +151,9 @@ export function settle(e: Env, cwd: string): Config {
     stallTimeoutMs: e.STALL_TIMEOUT === undefined ? 2 * 3_600_000 : e.STALL_TIMEOUT,
     importTimeoutMs: e.IMPORT_TIMEOUT === undefined ? 24 * 3_600_000 : e.IMPORT_TIMEOUT,
     arrWebhookToken: e.ARR_WEBHOOK_TOKEN?.trim() || null,
+    torrentClient: { url: e.CLIENT_URL ?? null, username: e.CLIENT_USERNAME ?? null, password: e.CLIENT_PASSWORD ?? null },
+    filesFrom: e.FILES_FROM ? (e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM) : { kind: 'path', dir: '/' },
+    filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (e.FILES_FROM ? null : '/'),
     warnings,
   };
 }

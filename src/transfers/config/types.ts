@@ -4,6 +4,7 @@
 import type { ClientKind } from '../model';
 import type { SftpUrl } from '../transports/url';
 import type { SftpSettings } from '../transports/sftp-settings';
+import type { FilesFrom } from './fields';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -83,6 +84,15 @@ export interface Config {
   importTimeoutMs: number | null;
   /** ARR_WEBHOOK_TOKEN: the secret Sonarr/Radarr/Lidarr/Readarr present at POST /hooks/arr; null: the route is off. */
   arrWebhookToken: string | null;
+  /** CLIENT_URL/CLIENT_USERNAME/CLIENT_PASSWORD: the seedbox's torrent client (qbittorrent, rtorrent, transmission). */
+  torrentClient: { url: string | null; username: string | null; password: string | null };
+  /**
+   * FILES_FROM: where the torrent client's files are read; a path made absolute. Unset: the
+   * paths the client reports, read on this machine (harvester runs on the seedbox, or a mount at the same path).
+   */
+  filesFrom: FilesFrom;
+  /** FILES_REMOTE_ROOT: the seedbox folder FILES_FROM shows; null: the client's default save folder (asked at start), or the reported paths as they are when FILES_FROM is unset. */
+  filesRemoteRoot: string | null;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
@@ -102,6 +112,7 @@ export const SECRET_VARIABLES = [
   'ARR_WEBHOOK_TOKEN',
   'SFTP_PASSWORD',
   'SFTP_PASSPHRASE',
+  'CLIENT_PASSWORD',
 ] as const;
 
 /** Variables whose value may instead come from the file named by `<NAME>_FILE` (files.ts). */
