@@ -80,10 +80,14 @@ export class SourceSeedbox implements DownloadClient {
     for (const reported of left.leftOnSeedbox) await this.o.transport.remove(transportPath(reported, root), signal);
   }
 
+  /** `harvester check`: the source's own line, then the transport's: who it trusted, and a test read of the folder the files come from. */
   async check(signal?: AbortSignal): Promise<string> {
     const source = (await this.o.source.check?.(signal)) ?? this.kind;
     const identity = await this.o.transport.identify?.(signal);
-    return `${source}; files from ${this.o.transport.describe}${identity ? `, ${identity}` : ''}`;
+    const root = await this.rootOf(signal);
+    const folder = root.remoteRoot === null ? null : root.transportRoot;
+    const read = folder === null ? '' : `; ${folder}: ${(await this.o.transport.list(folder, signal)).length} entries`;
+    return `${source}; files from ${this.o.transport.describe}${identity ? `, ${identity}` : ''}${read}`;
   }
 
   async close(): Promise<void> {
