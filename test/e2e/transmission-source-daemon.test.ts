@@ -60,7 +60,11 @@ async function stop(run: CliRun): Promise<void> {
 }
 
 test('the labelled folder\'s torrents arrive byte-identical in their Local Layout from FILES_FROM (a mount of the seedbox); another folder, and Transmission itself without SEED_RATIO, are left alone', { skip }, async () => {
-  const show = torrentIn('harvester', 'Show.S01', [{ path: 'Show.S01E01.mkv', size: 3 * MiB + 7 }, { path: 'Show.S01E02.mkv', size: MiB }, { path: 'Subs/en.srt', size: 2345 }]);
+  // With EXCLUDE's default: the sample and a leftover .part in the torrent are not fetched.
+  const show = torrentIn('harvester', 'Show.S01', [
+    { path: 'Show.S01E01.mkv', size: 3 * MiB + 7 }, { path: 'Show.S01E02.mkv', size: MiB }, { path: 'Subs/en.srt', size: 2345 },
+    { path: 'Sample/show.s01e01.sample.mkv', size: 300_000 }, { path: 'Show.S01E03.mkv.part', size: 70_000 },
+  ]);
   const movie = torrentIn('harvester', 'Movie.2024.1080p.mkv', [{ path: 'Movie.2024.1080p.mkv', size: 2 * MiB + 1 }]);
   const other = torrentIn('other', 'Not.Ours.mkv', [{ path: 'Not.Ours.mkv', size: 1000 }]);
   for (const t of [show, movie, other]) await d.seed(t);
@@ -79,13 +83,14 @@ test('the labelled folder\'s torrents arrive byte-identical in their Local Layou
     await waitUntil(() => stateOf(s.dbPath, show.hash) === 'seeding' && stateOf(s.dbPath, movie.hash) === 'seeding', 60_000,
       () => `both labelled torrents downloaded; log:\n${run.stdout().slice(-3000)}`);
     for (const t of [show, movie]) {
-      for (const f of t.files) {
+      for (const f of t.files.filter((x) => !/sample|\.part$/.test(x.path))) {
         assert.equal(await sha256File(join(s.downloads, f.path)), await sha256File(join(t.saveDir, f.path)), `${f.path} arrived byte-identical`);
       }
     }
     assert.deepEqual(listFiles(s.downloads), [
       'Movie.2024.1080p.mkv', 'Show.S01/Show.S01E01.mkv', 'Show.S01/Show.S01E02.mkv', 'Show.S01/Subs/en.srt',
-    ], 'the Local Layout: the folder torrent keeps its root folder, the single file lands directly; nothing else');
+    ], 'the Local Layout: the folder torrent keeps its root folder, the single file lands directly; nothing else (no sample, no .part)');
+    assert.equal(run.lines.find(ev('download.excluded', { name: 'Show.S01' }))?.count, 2);
     assert.equal(rows(s.dbPath).get(show.hash)?.local_name, 'Show.S01');
     assert.equal(rows(s.dbPath).has(other.hash), false, 'a torrent in another folder is not even recorded');
     await waitForMoreTicks(run, 'watch-seeding', 2);
