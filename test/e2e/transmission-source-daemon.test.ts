@@ -174,3 +174,29 @@ test("harvester's Transmission endpoint over this source: Sonarr's add of a .tor
     removeDir(s.dir);
   }
 });
+
+test('a wrong CLIENT_PASSWORD, or no Transmission at CLIENT_URL, stops start-up with one line and exit 1, never the password', { skip }, async () => {
+  const wrong = 'wrong-pa55word-for-the-box';
+  for (const [extra, expected] of [
+    [{ CLIENT_PASSWORD: wrong }, /^CLIENT_URL \(DOWNLOAD_CLIENT=transmission\): Transmission session-get at 127\.0\.0\.1:\d+: CLIENT_USERNAME\/CLIENT_PASSWORD rejected \(HTTP 401\)$/m],
+    [{ CLIENT_URL: `http://127.0.0.1:${await freePort()}/transmission/rpc` }, /^CLIENT_URL \(DOWNLOAD_CLIENT=transmission\): Transmission session-get: connection failed \(ECONNREFUSED\)$/m],
+  ] as const) {
+    const s = await setup('refused', { FILES_FROM: d.downloadDir, ...extra });
+    const run = runCli(['run'], { cwd: s.dir, env: s.env });
+    try {
+      const code = await Promise.race([run.exited.then((e) => e.code), new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000).unref())]);
+      const out = run.stdout() + run.stderr();
+      assert.equal(code, 1, `exit 1: ${out.slice(-800)}`);
+      const failed = run.lines.filter(ev('startup.failed'));
+      assert.equal(failed.length, 1, `one line: ${out.slice(-800)}`);
+      assert.equal(failed[0]!.culprit, 'CLIENT_URL');
+      assert.match(String(failed[0]!.msg), expected);
+      assert.ok(!/\n\s+at /.test(out), `no stack trace: ${out}`);
+      assert.ok(!out.includes(wrong) && !out.includes(d.password), 'no password printed');
+      assert.ok(!run.lines.some(ev('loop.started')), 'no loop started');
+    } finally {
+      run.child.kill('SIGKILL');
+      removeDir(s.dir);
+    }
+  }
+});
