@@ -175,6 +175,12 @@ test('faults: a wrong password is an AuthError without the password, an unreacha
     assert.match(err.message, /^Transmission session-get: connection failed \(ECONNREFUSED\)$/);
     return true;
   });
+  // The web UI's address instead of the RPC's: transmission-daemon answers 405 there.
+  await assert.rejects(source('x', { url: `http://127.0.0.1:${d.port}/transmission/web/` }).listTransfers(), (err: unknown) => {
+    assert.ok(err instanceof RejectedError, String(err));
+    assert.match(err.message, /: HTTP 405: CLIENT_URL must be Transmission's RPC URL, e\.g\. http:\/\/box:9091\/transmission\/rpc$/);
+    return true;
+  });
   // No real Transmission sends this: a proxy's error page with 200 in front of it.
   const proxy = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });

@@ -11,7 +11,7 @@
 // string instead of failing, never checks `result`, and throws ofetch's
 // FetchError (its message quotes the URL, which may carry credentials).
 // Everything it adds over the protocol is this file's ~100 lines.
-import { AuthError, MalformedResponseError, RemoteError } from '../clients/errors';
+import { AuthError, MalformedResponseError, RejectedError, RemoteError } from '../clients/errors';
 import { errorForStatus, requestText, type FetchLike } from '../net/http';
 import { parseJsonText } from '../net/json';
 import { scrub } from '../net/redact';
@@ -90,6 +90,13 @@ export class TransmissionRpc {
       throw new AuthError(`${operation} at ${this.host}: refused (HTTP 403): add this machine to rpc-whitelist in Transmission's settings.json`, {
         operation,
         status: 403,
+      });
+    }
+    if (res.status === 404 || res.status === 405) {
+      // 405: transmission-daemon's answer to a POST at its web UI (/transmission/web/); 404: elsewhere.
+      throw new RejectedError(`${operation} at ${this.host}: HTTP ${res.status}: CLIENT_URL must be Transmission's RPC URL, e.g. http://box:9091/transmission/rpc`, {
+        operation,
+        status: res.status,
       });
     }
     if (res.status < 200 || res.status >= 300) throw errorForStatus(res.status, res.headers, operation);
