@@ -53,6 +53,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     mkdirSync(dir, { recursive: true });
   }
   if (config.localSeedboxUrl) await checkSeedboxAtStart(config);
+  else if (config.torrentClient.url && TORRENT_CLIENT_KINDS.has(config.downloadClient)) await checkSourceAtStart(config);
   let store: SqliteStore;
   try {
     store = new SqliteStore(config.dbPath);
@@ -90,6 +91,27 @@ async function checkSeedboxAtStart(config: Config): Promise<void> {
     // Client errors name the host and never carry a secret (clients/errors.ts).
     const message = (err as Error).name === 'TimeoutError' && !isClientError(err) ? 'no answer within 30 s' : (err as Error).message.split('\n')[0];
     throw new StartupError(`LOCAL_SEEDBOX_DIR ${shown}: ${message}`, 'LOCAL_SEEDBOX_DIR');
+  } finally {
+    await client.close?.();
+  }
+}
+
+/** The Transfer Sources reached through CLIENT_URL (sources/create.ts). */
+const TORRENT_CLIENT_KINDS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
+
+/**
+ * A torrent client's Transfer Source (and FILES_FROM's transport) is tried once before any
+ * thread starts, as an SFTP folder is: a wrong CLIENT_PASSWORD, an unreachable client or a
+ * refused host key stops start-up with one line naming CLIENT_URL (exit 1), never the secret.
+ * Later failures are the loops' (retried; alert.auth-failed once).
+ */
+async function checkSourceAtStart(config: Config): Promise<void> {
+  const client = createClient(config);
+  try {
+    await client.check?.(AbortSignal.timeout(30_000));
+  } catch (err) {
+    const message = (err as Error).name === 'TimeoutError' && !isClientError(err) ? 'no answer within 30 s' : (err as Error).message.split('\n')[0];
+    throw new StartupError(`CLIENT_URL (DOWNLOAD_CLIENT=${config.downloadClient}): ${message}`, 'CLIENT_URL');
   } finally {
     await client.close?.();
   }

@@ -36,6 +36,7 @@ export default defineLoop({
         ? { uid: config.puid ?? 0, gid: config.pgid ?? 0 } : undefined,
       maxRate: config.maxDownloadRateBytesPerSec ?? undefined,
       minFreeBytes: config.minFreeSpaceBytes,
+      exclude: config.exclude,
     });
     // LIFO: downloads settle (keeping their .part files) before the store closes.
     ctx.defer(async () => {

@@ -166,6 +166,16 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, 
     }
     if (retrying.length > 10) lines.push(`  … and ${retrying.length - 10} more`);
   }
+  // An older daemon sends no `excluded`.
+  const excluded = t.excluded ?? [];
+  if (excluded.length > 0) {
+    lines.push('', 'left out by EXCLUDE (latest first):');
+    for (const x of excluded.slice(0, 10)) {
+      const shown = x.paths.slice(0, 3).map((p) => plain(p, 60)).join(', ');
+      const more = x.count > 3 ? `, … ${x.count - 3} more` : '';
+      lines.push(`  ${plain(x.name, 60)}: ${x.count} file${x.count === 1 ? '' : 's'} (${shown}${more})`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 

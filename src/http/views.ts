@@ -7,6 +7,7 @@ import { TRANSFER_STATES, type Transfer, type TransferState } from '../transfers
 import { scrub } from '../transfers/net/redact';
 import { LOCAL_COPY_STATES } from '../transfers/transitions';
 import { seedLimitReached } from '../transfers/seeding/seed-limits';
+import { readExcluded } from '../transfers/excluded-record';
 import type { DownloadsWatcher } from './downloads';
 import { percent } from './format';
 import { runtimeStatusOf, type Cached, type TransfersSource } from './sources';
@@ -100,6 +101,17 @@ export interface TransfersView {
    * and `seeding` where every seeding transfer was listed, `seeding or done` where not.
    */
   shownCounts?: Record<string, number>;
+  /** What EXCLUDE left out of the latest transfers that had something excluded, newest first. */
+  excluded?: ExcludedView[];
+}
+
+export interface ExcludedView {
+  id: string;
+  name: string;
+  count: number;
+  /** The first few paths left out. */
+  paths: string[];
+  at: number;
 }
 
 export interface ViewContext {
@@ -228,7 +240,13 @@ export async function transfersView(ctx: ViewContext, q: TransfersQuery = { stat
       shownCounts['seeding or done'] = counts.seeding;
     }
   }
-  return { counts, total, active, transfers, limit: q.limit, more, retrying, maxAttempts: ctx.maxAttempts ?? null, shownCounts };
+  const excluded: ExcludedView[] = store?.getMeta
+    ? (await readExcluded({ getMeta: (key) => store.getMeta!(key) })).slice(0, q.limit).map((r) => ({
+        id: r.transferId, name: clean(String(r.name), ctx.secrets), count: Number(r.count) || 0,
+        paths: Array.isArray(r.paths) ? r.paths.map((x) => clean(String(x), ctx.secrets)) : [], at: Number(r.at) || 0,
+      }))
+    : [];
+  return { counts, total, active, transfers, limit: q.limit, more, retrying, maxAttempts: ctx.maxAttempts ?? null, shownCounts, excluded };
 }
 
 /** See TransferView.shownState. */

@@ -135,9 +135,16 @@ test('deluge without DELUGE_BASE_URL stops start-up, and without a file source i
 
 test('an unknown DOWNLOAD_CLIENT is refused instead of panicking later', () => {
   assert.equal(
-    configError(() => load({ DOWNLOAD_CLIENT: 'qbittorrent' })).message,
-    'DOWNLOAD_CLIENT: "qbittorrent" is not one of local, putio, deluge',
+    configError(() => load({ DOWNLOAD_CLIENT: 'utorrent' })).message,
+    'DOWNLOAD_CLIENT: "utorrent" is not one of local, putio, deluge, transmission',
   );
+});
+
+test('DOWNLOAD_CLIENT=transmission needs CLIENT_URL, and takes CLIENT_USERNAME/CLIENT_PASSWORD with it', () => {
+  assert.equal(configError(() => load({ DOWNLOAD_CLIENT: 'transmission' })).message, 'CLIENT_URL: is required when DOWNLOAD_CLIENT=transmission');
+  const cfg = load({ DOWNLOAD_CLIENT: 'transmission', CLIENT_URL: 'http://box:9091/transmission/rpc', CLIENT_USERNAME: 'me', CLIENT_PASSWORD: 'pw-s3cr3t' });
+  assert.equal(cfg.downloadClient, 'transmission');
+  assert.deepEqual(cfg.torrentClient, { url: 'http://box:9091/transmission/rpc', username: 'me', password: 'pw-s3cr3t' });
 });
 
 test('seed ratio: SEED_RATIO wins over PUTIO_SEED_RATIO; put.io removes at once by default, Deluge never', () => {

@@ -115,6 +115,16 @@ test('harvester status prints loops like pm2 ls, then transfers by state and eac
   assert.ok(!text.includes('\u001b'), 'no escape character reaches the terminal');
 });
 
+test('harvester status lists what EXCLUDE left out of the latest transfers, three paths each and how many more', () => {
+  const excluded = [
+    { id: 'local:a', name: 'Show.S01\u001b[2J', count: 5, paths: ['Show.S01/Sample/s.mkv', 'Show.S01/e1.mkv.part', 'Show.S01/x.lftp', 'Show.S01/y.lftp', 'Show.S01/z.lftp'], at: 0 },
+    { id: 'local:b', name: 'Movie', count: 1, paths: ['Movie/movie-sample.mkv'], at: 0 },
+  ];
+  const text = renderStatus({ loops, transfers: { ...transfers, excluded } }, 'http://h', 120);
+  assert.match(text, /^left out by EXCLUDE \(latest first\):\n {2}Show\.S01\uFFFD\[2J: 5 files \(Show\.S01\/Sample\/s\.mkv, Show\.S01\/e1\.mkv\.part, Show\.S01\/x\.lftp, … 2 more\)\n {2}Movie: 1 file \(Movie\/movie-sample\.mkv\)$/m);
+  assert.doesNotMatch(renderStatus({ loops, transfers }, 'http://h', 120), /EXCLUDE/, 'no section when nothing was left out');
+});
+
 test('harvester status shows a transfer waiting for its retry even when its next attempt is due, or MAX_ATTEMPTS is not known', () => {
   const due = { ...transfers.retrying[0]!, nextAttemptInMs: -1500 };
   const text = renderStatus({ loops, transfers: { ...transfers, transfers: [], counts: { ...transfers.counts, failed: 0 }, retrying: [due], maxAttempts: null } }, 'http://h', 120);

@@ -5,6 +5,7 @@ import { formatDuration, formatSize } from '../units';
 import { formatSftpUrl } from '../transports/url';
 import type { Config } from './types';
 import { formatBindAddress } from './bind';
+import { formatRule } from '../exclude';
 
 const MASK = '***';
 
@@ -96,6 +97,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     SFTP_PASSWORD: masked(cfg.sftp.password),
     SFTP_KNOWN_HOSTS: cfg.sftp.knownHosts,
     SFTP_HOST_KEY: cfg.sftp.hostKey,
+    EXCLUDE: cfg.exclude.map(formatRule).join(','),
   };
 }
 

@@ -9,6 +9,7 @@ import { formatDuration, parseDuration } from '../units';
 import { looksLikeUrl, parseSftpUrl, type SftpUrl } from '../transports/url';
 import { normalizeFingerprint } from '../transports/known-hosts';
 import { parseBindAddress } from './bind';
+import { ExcludePatternError, parseExclude, type ExcludeRule } from '../exclude';
 
 // setTimeout fires at once for delays above 2^31-1 ms, so an interval must stay below it.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -240,4 +241,18 @@ export const umask = z
     const n = m ? parseInt(m[1]!, 8) : NaN;
     if (!(n >= 0 && n <= 0o777)) return fail(ctx, `${quote(text)} is not an octal umask (use e.g. 002 or 022)`);
     return n;
+  });
+
+/** EXCLUDE: comma-separated globs (exclude.ts); "" turns the default off. A pattern minimatch cannot read is refused here. */
+export const excludePatterns = z
+  .string()
+  .optional()
+  .transform((text, ctx): ExcludeRule[] | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      return parseExclude(text);
+    } catch (err) {
+      if (err instanceof ExcludePatternError) return fail(ctx, err.message);
+      throw err;
+    }
   });

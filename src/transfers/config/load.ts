@@ -7,6 +7,9 @@ import { envSchema } from './schema';
 import { settle } from './settle';
 import { toError } from './problems';
 
+/** `EXCLUDE=` means "exclude nothing" (the default off), not "unset" (the default). */
+const EMPTY_IS_A_VALUE = new Set(['EXCLUDE']);
+
 /**
  * The configuration from `env` (process.env by default). Relative paths resolve against `cwd`.
  * Throws a ConfigError (one line, every bad variable named, no secret quoted) on any bad value.
@@ -19,8 +22,8 @@ export function loadConfig(
   const resolved = withFileValues(env);
   for (const key of Object.keys(envSchema.shape)) {
     const value = resolved[key];
-    // `FOO=` in a compose file means "unset", not "the empty string".
-    input[key] = typeof value === 'string' && value.trim() !== '' ? value : undefined;
+    // `FOO=` in a compose file means "unset", not "the empty string"; except where empty is a value of its own.
+    input[key] = typeof value === 'string' && (value.trim() !== '' || EMPTY_IS_A_VALUE.has(key)) ? value : undefined;
   }
   const parsed = envSchema.safeParse(input);
   if (!parsed.success) {

@@ -10,6 +10,7 @@ import {
   filesFrom,
   remoteFolder,
   durationOrNever,
+  excludePatterns,
   hostKeyFingerprint,
   httpUrl,
   integer,
@@ -27,7 +28,7 @@ import {
 } from './fields';
 
 export const envSchema = z.object({
-  DOWNLOAD_CLIENT: oneOf(['local', 'putio', 'deluge'] as const),
+  DOWNLOAD_CLIENT: oneOf(['local', 'putio', 'deluge', 'transmission'] as const),
   DOWNLOAD_DIR: localPath,
   LOCAL_SEEDBOX_DIR: seedboxDir,
   DB_PATH: localPath,
@@ -90,6 +91,8 @@ export const envSchema = z.object({
   CLIENT_PASSWORD: secret,
   FILES_FROM: filesFrom,
   FILES_REMOTE_ROOT: remoteFolder,
+  // EXCLUDE: files of a transfer never downloaded (issue 21).
+  EXCLUDE: excludePatterns,
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -8,6 +8,7 @@ import { isLoopbackAddress as isLoopback } from '../net/host';
 import type { ArrConfig, Config } from './types';
 import type { Env } from './schema';
 import { toError, type Problem } from './problems';
+import { DEFAULT_EXCLUDE, parseExclude } from '../exclude';
 
 /** The SFTP settings, paths made absolute (`~/` is the home folder, as ssh reads it). */
 function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
@@ -154,6 +155,7 @@ export function settle(e: Env, cwd: string): Config {
     torrentClient: { url: e.CLIENT_URL ?? null, username: e.CLIENT_USERNAME ?? null, password: e.CLIENT_PASSWORD ?? null },
     filesFrom: e.FILES_FROM ? (e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM) : { kind: 'path', dir: '/' },
     filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (e.FILES_FROM ? null : '/'),
+    exclude: e.EXCLUDE ?? parseExclude(DEFAULT_EXCLUDE),
     warnings,
   };
 }

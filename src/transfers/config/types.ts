@@ -5,6 +5,7 @@ import type { ClientKind } from '../model';
 import type { SftpUrl } from '../transports/url';
 import type { SftpSettings } from '../transports/sftp-settings';
 import type { FilesFrom } from './fields';
+import type { ExcludeRule } from '../exclude';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -93,6 +94,8 @@ export interface Config {
   filesFrom: FilesFrom;
   /** FILES_REMOTE_ROOT: the seedbox folder FILES_FROM shows; null: the client's default save folder (asked at start), or the reported paths as they are when FILES_FROM is unset. */
   filesRemoteRoot: string | null;
+  /** EXCLUDE: the files of a transfer never downloaded (exclude.ts); [] with `EXCLUDE=`. */
+  exclude: ExcludeRule[];
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }

@@ -14,7 +14,9 @@ import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isClientError } from '../clients/errors';
 import { clearAlert, raiseAlert } from '../alerts';
-import { ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
+import { AllExcludedError, ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
+import { Exclusions, type ExcludeRule } from '../exclude';
+import { recordExcluded } from '../excluded-record';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type TransferProgress } from './progress';
 import { RateLimiter } from './rate-limiter';
@@ -48,6 +50,8 @@ export interface DownloaderOptions {
   maxRate?: number;
   /** MIN_FREE_SPACE: what must stay free on DOWNLOAD_DIR's filesystem after a download. */
   minFreeBytes?: number;
+  /** EXCLUDE: files never downloaded; none when absent. */
+  exclude?: readonly ExcludeRule[];
   /** Free bytes on the filesystem of `dir` (injectable for tests). */
   freeSpace?: (dir: string) => Promise<number>;
   now?: () => number;
@@ -77,8 +81,10 @@ export class Downloader {
   private laying: Promise<unknown> = Promise.resolve();
   /** Bytes fetched since the last takeDownloadedBytes() (the status page's history). */
   private untakenBytes = 0;
+  private readonly exclusions: Exclusions;
 
   constructor(private readonly o: DownloaderOptions) {
+    this.exclusions = new Exclusions(o.exclude ?? []);
     this.slots = new Semaphore(o.maxParallel);
     this.limiter = o.maxRate ? new RateLimiter(o.maxRate) : undefined;
     this.leaseMs = Math.min(o.leaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
@@ -182,7 +188,7 @@ export class Downloader {
     const tlog = log.child({ transferId: t.id });
     try {
       if (t.state === 'queued' && !(await store.transition(t.id, owner, 'queued', 'downloading'))) return;
-      const files = await this.o.client.listFiles(remoteOf(t), abort.signal);
+      const files = await this.filesToFetch(t, await this.o.client.listFiles(remoteOf(t), abort.signal), tlog);
       const layout = await this.layOut(t, files);
       a.name = layout.name;
       a.totalBytes = files.reduce((s, f) => s + f.size, 0);
@@ -207,6 +213,27 @@ export class Downloader {
       clearInterval(renew);
       this.o.signal.removeEventListener('abort', onStop);
     }
+  }
+
+  /**
+   * The source's files less those EXCLUDE leaves out: the one place, for every source, so that the
+   * Local Layout, the store's files (the endpoint's file count and size) and Downloaded leave them
+   * out alike. Logged (and recorded for `harvester status`) once, when the transfer is first laid out.
+   */
+  private async filesToFetch(t: Transfer, files: RemoteFile[], log: Logger): Promise<RemoteFile[]> {
+    if (this.exclusions.size === 0) return files;
+    const { kept, excluded } = this.exclusions.split(files);
+    if (excluded.length === 0) return files;
+    if (kept.length === 0) throw new AllExcludedError(excluded.length);
+    if (t.localName === null) {
+      const paths = excluded.map((f) => f.path);
+      const bytes = excluded.reduce((s, f) => s + f.size, 0);
+      log.info({ event: 'download.excluded', name: t.name, count: excluded.length, bytes, paths: paths.slice(0, 100) },
+        `"${t.name}": ${excluded.length} file(s) left out by EXCLUDE`);
+      await recordExcluded(this.o.store, { transferId: t.id, name: t.name, count: excluded.length, paths, at: this.now() })
+        .catch((err: unknown) => log.warn({ event: 'download.excluded-record-failed', err }, 'could not record the excluded files for status'));
+    }
+    return kept;
   }
 
   /**
@@ -387,8 +414,8 @@ export class Downloader {
       log.info({ event: 'download.interrupted', name: a.name, doneBytes: a.doneBytes }, 'download interrupted by stop: will resume');
       return;
     }
-    // A hostile File Name will not change on retry: fail for good at once.
-    const permanent = err instanceof HostileNameError;
+    // A hostile File Name will not change on retry, nor will EXCLUDE: fail for good at once.
+    const permanent = err instanceof HostileNameError || err instanceof AllExcludedError;
     const result = await this.o.store.recordFailure(t.id, err, {
       maxAttempts: permanent ? 0 : this.o.maxAttempts,
       owner: this.o.owner,

@@ -55,3 +55,11 @@ export class DownloadsPausedError extends Error {
     super('downloads are paused');
   }
 }
+
+/** EXCLUDE leaves none of the transfer's files: nothing to download (fails for good; `harvester retry` after changing EXCLUDE). */
+export class AllExcludedError extends Error {
+  override name = 'AllExcludedError';
+  constructor(readonly count: number) {
+    super(`every file of the transfer (${count}) is excluded by EXCLUDE: nothing to download`);
+  }
+}

@@ -8,11 +8,14 @@ import { PathTransport } from '../transports/path';
 import { SftpTransport } from '../transports/sftp';
 import type { FileTransport } from '../transports/types';
 import { SourceSeedbox } from './seedbox';
+import { TransmissionSource } from './transmission';
 import type { TransferSource } from './types';
 
 type SourceFactory = (config: Config) => TransferSource;
 
-const SOURCES: Partial<Record<ClientKind, SourceFactory>> = {};
+const SOURCES: Partial<Record<ClientKind, SourceFactory>> = {
+  transmission: (c) => new TransmissionSource({ url: c.torrentClient.url!, username: c.torrentClient.username, password: c.torrentClient.password, label: c.targetLabel }),
+};
 
 export function createTorrentClientSeedbox(config: Config): DownloadClient {
   const make = SOURCES[config.downloadClient];
