@@ -6,7 +6,7 @@
 // per test file. Torrents are seeded from data already complete on disk
 // (`load.start_verbose FILE d.directory.set=DIR d.custom1.set=LABEL`).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, removeDir, tempDir, waitUntilAsync } from './index';
 import type { SeededTorrent } from './torrent-data';
@@ -110,7 +110,8 @@ export async function startRtorrent(): Promise<RtorrentHarness> {
     ].join('\n'),
   );
   let ngLog = '';
-  const nginx: ChildProcess = spawn('nginx', ['-c', conf, '-p', prefix, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // /usr/sbin may be missing from a user's PATH.
+  const nginx: ChildProcess = spawn(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-c', conf, '-p', prefix, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
   nginx.stdout!.on('data', (d: Buffer) => { ngLog += d; });
   nginx.stderr!.on('data', (d: Buffer) => { ngLog += d; });
 
