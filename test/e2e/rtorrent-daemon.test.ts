@@ -204,3 +204,26 @@ test("the Transmission endpoint against rTorrent: Sonarr's add (a .torrent), lis
     removeDir(d.dir);
   }
 });
+
+test('harvester check names rTorrent, its version, the label and the transfers, and the SFTP transport; a wrong CLIENT_PASSWORD fails in one line without the password', { skip }, async () => {
+  const dir = tempDir('harvester-rtorrent-check-');
+  try {
+    const env = { DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: rt.httpUrl, CLIENT_USERNAME: rt.username, CLIENT_PASSWORD: rt.password, TARGET_LABEL: 'other', ...overSftp() };
+    const ok = runCli(['check'], { cwd: dir, env });
+    const code = (await ok.exited).code;
+    const out = ok.stdout() + ok.stderr();
+    assert.equal(code, 0, out);
+    assert.match(out, /ok\s+seedbox \(rtorrent\): rTorrent 0\.9\.8 \(libtorrent 0\.13\.8\) at 127\.0\.0\.1:\d+\/RPC2, label "other" \(d\.custom1\): 1 of \d+ transfers; files from sftp /);
+    assert.ok(out.includes(sshd.hostFingerprint), 'the host key trusted is named');
+    assert.ok(!out.includes(rt.password), 'CLIENT_PASSWORD masked');
+    const wrong = 'not-the-password-0000';
+    const bad = runCli(['check'], { cwd: dir, env: { ...env, CLIENT_PASSWORD: wrong } });
+    assert.equal((await bad.exited).code, 1);
+    const badOut = bad.stdout() + bad.stderr();
+    const line = badOut.split('\n').find((l) => /seedbox \(rtorrent\)/.test(l));
+    assert.match(line ?? '', /FAIL\s+seedbox \(rtorrent\): rTorrent system\.multicall: credentials rejected, HTTP 401 \(CLIENT_USERNAME\/CLIENT_PASSWORD refused\)$/);
+    assert.ok(!badOut.includes(wrong) && !badOut.includes(rt.password), 'no password in the output');
+  } finally {
+    removeDir(dir);
+  }
+});
