@@ -16,6 +16,7 @@ import { SourceSeedbox } from '../../src/transfers/sources/seedbox';
 import { PathTransport } from '../../src/transfers/transports/path';
 import { AuthError, MalformedResponseError, NetworkError, NotFoundError, RejectedError, RemoteError } from '../../src/transfers/clients/errors';
 import { HostileNameError, localLayout } from '../../src/transfers/layout';
+import { serializeFault, serializeMethodResponse, XmlRpcFault } from '@foxglove/xmlrpc';
 
 const skip = rtorrentSkip();
 let rt: RtorrentHarness;
@@ -65,6 +66,56 @@ test('one d.multicall2 per poll lists the labelled transfers only, finished, wit
   // ruTorrent's URI-encoded label is decoded before it is compared.
   assert.deepEqual((await overNginx('tv sonarr').listTransfers()).map((t) => t.remoteId), [movie.hash]);
   assert.deepEqual((await overNginx('').listTransfers()).length, 4, 'no TARGET_LABEL: every torrent');
+});
+
+/** The XML-RPC methods a source sends, in order. */
+function methodsOf(source: RtorrentSource): string[] {
+  const sent: string[] = [];
+  const call = source.rpc.call.bind(source.rpc);
+  source.rpc.call = (method, params, signal) => {
+    sent.push(method);
+    return call(method, params, signal);
+  };
+  return sent;
+}
+
+test('a plain label is filtered by rTorrent (d.multicall.filtered), a label with spaces by harvester (d.multicall2); both give the same rows', { skip }, async () => {
+  const plain = overNginx('harvester');
+  const sent = methodsOf(plain);
+  assert.deepEqual((await plain.listTransfers()).map((t) => t.remoteId).sort(), [elsewhere.hash, show.hash].sort());
+  assert.deepEqual(sent, ['d.multicall.filtered']);
+  const spaced = overNginx('tv sonarr');
+  const sentToo = methodsOf(spaced);
+  assert.deepEqual((await spaced.listTransfers()).map((t) => t.remoteId), [movie.hash]);
+  assert.deepEqual(sentToo, ['d.multicall2']);
+});
+
+test('an rTorrent without d.multicall.filtered (before 0.9.7) is listed with d.multicall2, and not asked again', async () => {
+  // A stand-in for an older rTorrent (Debian ships 0.9.8 only): its fault for the unknown method, real rows for d.multicall2.
+  const row = ['AB'.repeat(20), 'Old.Box.mkv', '1', '10', '10', '1500', 'harvester', '/dl', '/dl/Old.Box.mkv', 0, 1, '', 0];
+  const seen: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d; });
+    req.on('end', () => {
+      const method = /<methodName>([^<]+)<\/methodName>/.exec(body)![1]!;
+      seen.push(method);
+      res.writeHead(200, { 'Content-Type': 'text/xml' });
+      // rTorrent writes integers as <i8>: strings here stand for them, as the deserializer gives them.
+      res.end(method === 'd.multicall2' ? serializeMethodResponse([row]) : serializeFault(new XmlRpcFault(`Method '${method}' not defined`, -506)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const source = new RtorrentSource({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/RPC2`, label: 'harvester' });
+    for (let i = 0; i < 2; i++) {
+      const [t] = await source.listTransfers();
+      assert.deepEqual([t!.name, t!.ratio, t!.finished], ['Old.Box.mkv', 1.5, true]);
+    }
+    assert.deepEqual(seen, ['d.multicall.filtered', 'd.multicall2', 'd.multicall2']);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
 
 test('listFiles: a folder torrent keeps its root folder, a single file is the file; remotePath is where rTorrent keeps it', { skip }, async () => {
