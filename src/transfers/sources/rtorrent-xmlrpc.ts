@@ -14,7 +14,7 @@
 // Every failure is one line naming the method: a fault is a RemoteError (or a
 // NotFoundError for an unknown info-hash), an answer that is not XML-RPC a
 // MalformedResponseError, 401/403 an AuthError that never quotes the password.
-import { Deserializer, serializeMethodCall, XmlRpcFault, type XmlRpcValue } from '@foxglove/xmlrpc';
+import type { XmlRpcValue } from '@foxglove/xmlrpc';
 import { MalformedResponseError, NotFoundError, RemoteError, type ClientError } from '../clients/errors';
 import { errorForStatus, requestText, type FetchLike } from '../net/http';
 import { scrub } from '../net/redact';
@@ -37,6 +37,19 @@ export interface RtorrentRpcOptions {
 export interface Call {
   method: string;
   params: XmlRpcValue[];
+}
+
+type XmlRpcLib = typeof import('@foxglove/xmlrpc');
+let loaded: XmlRpcLib | undefined;
+/**
+ * The library, loaded at the first call: its serializer's xmlbuilder2 takes 0.1-0.4 s to
+ * load here, which every worker of a daemon on another seedbox would pay for nothing
+ * (clients/create.ts reaches this module whatever DOWNLOAD_CLIENT is).
+ */
+function xmlrpc(): XmlRpcLib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('@foxglove/xmlrpc') as XmlRpcLib;
+  return loaded;
 }
 
 /** rTorrent's fault for a hash it does not hold (`Could not find info-hash.`). */
@@ -79,7 +92,7 @@ export class RtorrentRpc {
   /** Call `method`; its result, or a typed error. */
   async call(method: string, params: XmlRpcValue[], signal?: AbortSignal): Promise<XmlRpcValue> {
     const operation = `rTorrent ${method}`;
-    const body = await this.exchange(serializeMethodCall(method, params), operation, signal);
+    const body = await this.exchange(xmlrpc().serializeMethodCall(method, params), operation, signal);
     return this.parse(body, operation);
   }
 
@@ -134,6 +147,7 @@ export class RtorrentRpc {
   }
 
   private async parse(body: string, operation: string): Promise<XmlRpcValue> {
+    const { Deserializer, XmlRpcFault } = xmlrpc();
     try {
       return await new Deserializer().deserializeMethodResponse(body);
     } catch (err) {
