@@ -227,3 +227,22 @@ test('harvester check names rTorrent, its version, the label and the transfers, 
     removeDir(dir);
   }
 });
+
+test('a wrong CLIENT_PASSWORD at nginx: one alert.auth-failed line while it lasts, no crash, the password in no line', { skip }, async () => {
+  const wrong = 'wrong-seedbox-password-42';
+  const d = await daemon({ ...overSftp(), TARGET_LABEL: 'harvester-e', CLIENT_PASSWORD: wrong });
+  try {
+    const alert = await d.run.waitForLine(ev('alert.auth-failed'), 30_000, 'alert.auth-failed');
+    assert.equal(alert.client, 'rtorrent');
+    await waitForMoreTicks(d.run, 'produce-transfers', 2);
+    assert.equal(d.run.lines.filter(ev('alert.auth-failed')).length, 1, 'one alert line for the whole incident');
+    assert.deepEqual(d.run.lines.filter(ev('loop.crashed')), []);
+    const out = d.run.stdout() + d.run.stderr();
+    assert.ok(!out.includes(wrong) && !out.includes(rt.password), 'no password in the log');
+    assert.match(out, /credentials rejected, HTTP 401 \(CLIENT_USERNAME\/CLIENT_PASSWORD refused\)/);
+    await stop(d);
+  } finally {
+    d.run.child.kill('SIGKILL');
+    removeDir(d.dir);
+  }
+});
