@@ -49,7 +49,7 @@ after(async () => {
 const overNginx = (label: string, password?: string): RtorrentSource =>
   new RtorrentSource({ url: rt.httpUrl, username: rt.username, password: password ?? rt.password, label, timeoutMs: 10_000 });
 
-test('one d.multicall2 per poll lists the labelled transfers only, finished, with progress, ratio and the info-hash', { skip }, async () => {
+test('one XML-RPC call per poll lists the labelled transfers only, finished, with progress, ratio and the info-hash', { skip }, async () => {
   const source = overNginx('harvester');
   const listed = await source.listTransfers();
   assert.equal(source.rpc.requests, 1, 'one XML-RPC call per poll');
@@ -216,6 +216,22 @@ test('removeTransfer: d.erase keeps the data, so the content path is left for th
   await seedbox.removeTransfer(file.hash, { deleteData: true });
   assert.ok(!existsSync(file.contentPath), 'the single file deleted through the transport');
   assert.ok(!(await rt.hashes()).includes(file.hash));
+  // The transport fails right after d.erase (SFTP down): the next try still deletes the data, not "already gone".
+  const flaky = makeSeededTorrent({ ...box, name: 'Flaky.Box.mkv', files: [{ path: 'Flaky.Box.mkv', size: 2000 }] });
+  await rt.seed(flaky, 'harvester');
+  const path = new PathTransport(rt.saveDir);
+  let failures = 1;
+  const transport = Object.assign(Object.create(path) as PathTransport, {
+    remove: async (p: string) => {
+      if (failures-- > 0) throw new NetworkError('sftp test: connection lost', { operation: 'sftp remove' });
+      return path.remove(p);
+    },
+  });
+  const retried = new SourceSeedbox({ source, transport, root: { remoteRoot: undefined, transportRoot: rt.saveDir } });
+  await assert.rejects(retried.removeTransfer(flaky.hash, { deleteData: true }), NetworkError);
+  assert.ok(!(await rt.hashes()).includes(flaky.hash) && existsSync(flaky.contentPath), 'erased, its data still there');
+  await retried.removeTransfer(flaky.hash, { deleteData: true });
+  assert.ok(!existsSync(flaky.contentPath), 'deleted by the retry');
   // ruTorrent's "do not add the torrent's name" (d.directory_base.set): the torrent's files sit in a
   // folder that is not its own and may hold other data: its files are left to delete, never the folder.
   const pack = makeSeededTorrent({ ...box, name: 'Pack', files: [{ path: 'p1.bin', size: 100 }, { path: 'p2.bin', size: 200 }] });

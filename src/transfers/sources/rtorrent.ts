@@ -29,6 +29,8 @@ export interface RtorrentSourceOptions extends RtorrentRpcOptions {
 const HASH = /^[0-9a-f]{40}$/;
 /** A label that encodeURIComponent leaves unchanged, and that rTorrent's command syntax reads as one plain word. */
 const PLAIN_LABEL = /^[A-Za-z0-9._~-]+$/;
+/** How many erased torrents' content paths are remembered (memory only: a restart forgets them). */
+const ERASED_KEPT = 256;
 /** rTorrent's fault for a method it does not know. */
 const FAULT_NO_METHOD = -506;
 
@@ -36,6 +38,8 @@ export class RtorrentSource implements TransferSource {
   readonly kind = 'rtorrent' as const;
   readonly rpc: RtorrentRpc;
   private readonly label: string;
+  /** What d.erase left on the seedbox, by hash, for a removal retried after the transport failed. */
+  private readonly erasedData = new Map<string, string[]>();
   /** False once rTorrent said it has no d.multicall.filtered (before 0.9.7). */
   private filtered = true;
 
@@ -62,10 +66,24 @@ export class RtorrentSource implements TransferSource {
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void | { leftOnSeedbox: string[] }> {
     const hash = hashOf(remoteId);
-    // Where its data is must be asked before d.erase forgets it. An unknown hash: NotFoundError (already gone).
-    const place = opts.deleteData ? await this.place(hash, signal) : undefined;
+    // Where its data is must be asked before d.erase forgets it. An unknown hash: NotFoundError (already gone)...
+    let place: TorrentPlace | undefined;
+    try {
+      place = opts.deleteData ? await this.place(hash, signal) : undefined;
+    } catch (err) {
+      // ...unless this source erased it and the transport has not deleted its data yet (SFTP was down
+      // when SourceSeedbox tried): the retry gets the same paths, not "gone" with the data left behind.
+      const left = err instanceof NotFoundError ? this.erasedData.get(hash) : undefined;
+      if (left) return { leftOnSeedbox: left };
+      throw err;
+    }
     await this.rpc.call('d.erase', [hash], signal);
-    if (place) return { leftOnSeedbox: contentPaths(place) };
+    if (!place) return;
+    const left = contentPaths(place);
+    this.erasedData.set(hash, left);
+    // Bounded: only the last removals can still be waiting for their data to go.
+    if (this.erasedData.size > ERASED_KEPT) this.erasedData.delete(this.erasedData.keys().next().value!);
+    return { leftOnSeedbox: left };
   }
 
   async addTransfer(req: AddRequest, signal?: AbortSignal): Promise<RemoteTransfer> {
