@@ -136,7 +136,7 @@ test('deluge without DELUGE_BASE_URL stops start-up, and without a file source i
 test('an unknown DOWNLOAD_CLIENT is refused instead of panicking later', () => {
   assert.equal(
     configError(() => load({ DOWNLOAD_CLIENT: 'utorrent' })).message,
-    'DOWNLOAD_CLIENT: "utorrent" is not one of local, putio, deluge, transmission',
+    'DOWNLOAD_CLIENT: "utorrent" is not one of local, putio, deluge, rtorrent, transmission',
   );
 });
 
@@ -145,6 +145,16 @@ test('DOWNLOAD_CLIENT=transmission needs CLIENT_URL, and takes CLIENT_USERNAME/C
   const cfg = load({ DOWNLOAD_CLIENT: 'transmission', CLIENT_URL: 'http://box:9091/transmission/rpc', CLIENT_USERNAME: 'me', CLIENT_PASSWORD: 'pw-s3cr3t' });
   assert.equal(cfg.downloadClient, 'transmission');
   assert.deepEqual(cfg.torrentClient, { url: 'http://box:9091/transmission/rpc', username: 'me', password: 'pw-s3cr3t' });
+});
+
+test('DOWNLOAD_CLIENT=rtorrent needs CLIENT_URL, an https://.../RPC2 or scgi://host:port, and never quotes it back', () => {
+  assert.equal(configError(() => load({ DOWNLOAD_CLIENT: 'rtorrent' })).message, 'CLIENT_URL: is required when DOWNLOAD_CLIENT=rtorrent');
+  const cfg = load({ DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: 'https://box.example/RPC2', CLIENT_USERNAME: 'me', CLIENT_PASSWORD: 'pw', TARGET_LABEL: 'harvester' });
+  assert.equal(cfg.downloadClient, 'rtorrent');
+  assert.deepEqual(cfg.torrentClient, { url: 'https://box.example/RPC2', username: 'me', password: 'pw' });
+  assert.equal(load({ DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: 'scgi://127.0.0.1:5000' }).torrentClient.url, 'scgi://127.0.0.1:5000');
+  const bad = configError(() => load({ DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: 'scgi://me:s3cret-pass@box' })).message;
+  assert.equal(bad, 'CLIENT_URL: needs a host and a port: scgi://host:port');
 });
 
 test('seed ratio: SEED_RATIO wins over PUTIO_SEED_RATIO; put.io removes at once by default, Deluge never', () => {
