@@ -7,12 +7,15 @@ import type { ClientKind } from '../model';
 import { PathTransport } from '../transports/path';
 import { SftpTransport } from '../transports/sftp';
 import type { FileTransport } from '../transports/types';
+import { QbittorrentSource } from './qbittorrent';
 import { SourceSeedbox } from './seedbox';
 import type { TransferSource } from './types';
 
 type SourceFactory = (config: Config) => TransferSource;
 
-const SOURCES: Partial<Record<ClientKind, SourceFactory>> = {};
+const SOURCES: Partial<Record<ClientKind, SourceFactory>> = {
+  qbittorrent: (c) => new QbittorrentSource({ url: c.torrentClient.url ?? '', username: c.torrentClient.username, password: c.torrentClient.password, label: c.targetLabel }),
+};
 
 export function createTorrentClientSeedbox(config: Config): DownloadClient {
   const make = SOURCES[config.downloadClient];
