@@ -184,3 +184,29 @@ test("the Transmission endpoint on qBittorrent: Sonarr's add, listing until comp
     removeDir(dir);
   }
 });
+
+test('a wrong CLIENT_PASSWORD, and a CLIENT_URL where nothing answers, stop start-up with one line and exit 1, never the password', { skip }, async () => {
+  const dir = tempDir();
+  try {
+    const password = 'Wrong-pa55word-for-qbt';
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    for (const [env, line] of [
+      [{ CLIENT_PASSWORD: password }, /CLIENT_URL \(qbittorrent\): qBittorrent 127\.0\.0\.1:\d+ POST \/api\/v2\/auth\/login: login refused: wrong CLIENT_USERNAME or CLIENT_PASSWORD/],
+      [{ CLIENT_URL: nobody, CLIENT_PASSWORD: password }, /CLIENT_URL \(qbittorrent\): qBittorrent 127\.0\.0\.1:\d+ POST \/api\/v2\/auth\/login: connection failed \(ECONNREFUSED\)/],
+    ] as const) {
+      const run = await daemon(dir, { TARGET_LABEL: 'harvester-refused', FILES_FROM: q.saveDir, ...env });
+      // A daemon that started anyway is killed after 30 s: the test fails instead of hanging.
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+      const { code } = await run.exited;
+      clearTimeout(timer);
+      const out = run.stdout() + run.stderr();
+      assert.equal(code, 1, `exit 1: ${out.slice(-800)}`);
+      assert.match(out, line);
+      assert.ok(!out.includes(password), 'the password is never printed');
+      assert.ok(!/\n\s+at /.test(out), `no stack trace: ${out}`);
+      assert.equal(run.lines.filter(ev('loop.started')).length, 0, 'no loop started');
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
