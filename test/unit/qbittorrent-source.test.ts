@@ -10,6 +10,7 @@ import { AuthError, MalformedResponseError } from '../../src/transfers/clients/e
 import { HostileNameError, localLayout } from '../../src/transfers/layout';
 import type { FetchLike } from '../../src/transfers/net/http';
 import type { FileTransport } from '../../src/transfers/transports/types';
+import { reportedStatus, TR_STATUS } from '../../src/transfers/transmission/status';
 
 const HASH = 'ab'.repeat(20);
 const torrent = (extra: Record<string, unknown> = {}) => ({
@@ -87,4 +88,18 @@ test('hostile names from qBittorrent: a ".." or absolute File Name is refused by
   const [elsewhere] = await source(foreign.fetch).listFiles(transfer);
   await assert.rejects(seedbox.openFile(elsewhere!, 0), (e: unknown) => e instanceof HostileNameError && /outside FILES_REMOTE_ROOT/.test(e.message));
   assert.equal(reads, 0, 'nothing was read');
+});
+
+test('a qBittorrent torrent still downloading on the seedbox shows to Sonarr as downloading, queued or an error, never as an unknown status', async () => {
+  const cases: Array<[string, number]> = [
+    ['downloading', TR_STATUS.DOWNLOAD], ['stalledDL', TR_STATUS.DOWNLOAD], ['metaDL', TR_STATUS.DOWNLOAD], ['forcedDL', TR_STATUS.DOWNLOAD],
+    ['queuedDL', TR_STATUS.DOWNLOAD_WAIT], ['pausedDL', TR_STATUS.DOWNLOAD_WAIT], ['checkingDL', TR_STATUS.DOWNLOAD_WAIT], ['checkingResumeData', TR_STATUS.DOWNLOAD_WAIT],
+    ['missingFiles', TR_STATUS.STOPPED], ['error', TR_STATUS.STOPPED],
+  ];
+  for (const [state, status] of cases) {
+    const [t] = await source(stub({ 'torrents/info': JSON.stringify([torrent({ state, progress: 0.4 })]) }).fetch).listTransfers();
+    const r = reportedStatus({ client: 'qbittorrent', state: 'pending', remoteStatus: t!.remoteStatus, remoteError: t!.errorString ?? null, lastError: null, pausedAt: null } as Parameters<typeof reportedStatus>[0]);
+    assert.equal(r.status, status, state);
+    assert.equal(r.unknownStatus, undefined, `${state} is a known status`);
+  }
 });
