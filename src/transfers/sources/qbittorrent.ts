@@ -20,6 +20,7 @@
 //   fetched here (a .torrent, or a redirect to a magnet, as indexers answer)
 //   and handed over as bytes: qBittorrent's add answers only "Ok.", and the
 //   info-hash must be known at once (DESIGN.md 5: hashString is real).
+import { z } from 'zod';
 import type { AddRequest } from '../clients/types';
 import { NotFoundError, RejectedError } from '../clients/errors';
 import { checkTorrent, MAX_TORRENT_BYTES } from '../clients/torrent-file';
@@ -31,7 +32,6 @@ import { InvalidTorrentError, parseTorrentBytes } from '../transmission/metainfo
 import { QbitApi, type QbitApiOptions } from './qbittorrent-api';
 import { QbitFileList, QbitTorrentList, type QbitTorrent } from './qbittorrent-schemas';
 import type { TransferSource } from './types';
-import { z } from 'zod';
 
 export interface QbittorrentSourceOptions extends QbitApiOptions {
   /** TARGET_LABEL: the qBittorrent category ("" = every torrent). */
