@@ -52,8 +52,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
-  if (config.localSeedboxUrl) await checkSeedboxAtStart(config);
-  else if (config.torrentClient.url && TORRENT_CLIENT_KINDS.has(config.downloadClient)) await checkSourceAtStart(config);
+  if (config.localSeedboxUrl || TORRENT_CLIENTS.has(config.downloadClient)) await checkSeedboxAtStart(config);
   let store: SqliteStore;
   try {
     store = new SqliteStore(config.dbPath);
@@ -75,43 +74,34 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
  * changed host key, an unreachable host or a missing folder stop start-up
  * with one line (exit 1), instead of a loop that fails every poll.
  */
+/** The seedboxes whose torrent client is reached through CLIENT_URL. */
+const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
+
 async function checkSeedboxAtStart(config: Config): Promise<void> {
-  const shown = config.localSeedboxUrl ? formatSftpUrl(config.localSeedboxUrl) : 'seedbox';
+  // A torrent client (CLIENT_URL) is tried the same way: a wrong password or a client that is not there is one line.
+  const variable = config.localSeedboxUrl ? 'LOCAL_SEEDBOX_DIR' : 'CLIENT_URL';
+  const shown = config.localSeedboxUrl ? formatSftpUrl(config.localSeedboxUrl) : `(${config.downloadClient})`;
   try {
-    loadCredentials(config.sftp);
-    loadHostKeyPolicy(config.sftp);
+    if (config.localSeedboxUrl || config.filesFrom.kind === 'sftp') {
+      loadCredentials(config.sftp);
+      loadHostKeyPolicy(config.sftp);
+    }
   } catch (err) {
     if (err instanceof ConfigError) throw new StartupError(err.message, err.variable);
     throw err;
   }
-  const client = createClient(config);
+  let client: ReturnType<typeof createClient>;
+  try {
+    client = createClient(config);
+  } catch (err) {
+    throw new StartupError(`${variable} ${shown}: ${(err as Error).message.split('\n')[0]}`, variable);
+  }
   try {
     await client.check?.(AbortSignal.timeout(30_000));
   } catch (err) {
     // Client errors name the host and never carry a secret (clients/errors.ts).
     const message = (err as Error).name === 'TimeoutError' && !isClientError(err) ? 'no answer within 30 s' : (err as Error).message.split('\n')[0];
-    throw new StartupError(`LOCAL_SEEDBOX_DIR ${shown}: ${message}`, 'LOCAL_SEEDBOX_DIR');
-  } finally {
-    await client.close?.();
-  }
-}
-
-/** The Transfer Sources reached through CLIENT_URL (sources/create.ts). */
-const TORRENT_CLIENT_KINDS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
-
-/**
- * A torrent client's Transfer Source (and FILES_FROM's transport) is tried once before any
- * thread starts, as an SFTP folder is: a wrong CLIENT_PASSWORD, an unreachable client or a
- * refused host key stops start-up with one line naming CLIENT_URL (exit 1), never the secret.
- * Later failures are the loops' (retried; alert.auth-failed once).
- */
-async function checkSourceAtStart(config: Config): Promise<void> {
-  const client = createClient(config);
-  try {
-    await client.check?.(AbortSignal.timeout(30_000));
-  } catch (err) {
-    const message = (err as Error).name === 'TimeoutError' && !isClientError(err) ? 'no answer within 30 s' : (err as Error).message.split('\n')[0];
-    throw new StartupError(`CLIENT_URL (DOWNLOAD_CLIENT=${config.downloadClient}): ${message}`, 'CLIENT_URL');
+    throw new StartupError(`${variable} ${shown}: ${message}`, variable);
   } finally {
     await client.close?.();
   }

@@ -136,7 +136,7 @@ test('deluge without DELUGE_BASE_URL stops start-up, and without a file source i
 test('an unknown DOWNLOAD_CLIENT is refused instead of panicking later', () => {
   assert.equal(
     configError(() => load({ DOWNLOAD_CLIENT: 'utorrent' })).message,
-    'DOWNLOAD_CLIENT: "utorrent" is not one of local, putio, deluge, rtorrent, transmission',
+    'DOWNLOAD_CLIENT: "utorrent" is not one of local, putio, deluge, qbittorrent, rtorrent, transmission',
   );
 });
 
@@ -155,6 +155,13 @@ test('DOWNLOAD_CLIENT=rtorrent needs CLIENT_URL, an https://.../RPC2 or scgi://h
   assert.equal(load({ DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: 'scgi://127.0.0.1:5000' }).torrentClient.url, 'scgi://127.0.0.1:5000');
   const bad = configError(() => load({ DOWNLOAD_CLIENT: 'rtorrent', CLIENT_URL: 'scgi://me:s3cret-pass@box' })).message;
   assert.equal(bad, 'CLIENT_URL: needs a host and a port: scgi://host:port');
+});
+
+test('DOWNLOAD_CLIENT=qbittorrent needs CLIENT_URL; with it, the client and its credentials are the config', () => {
+  assert.match(configError(() => load({ DOWNLOAD_CLIENT: 'qbittorrent' })).message, /CLIENT_URL: is required when DOWNLOAD_CLIENT=qbittorrent/);
+  const c = load({ DOWNLOAD_CLIENT: 'qbittorrent', CLIENT_URL: 'http://box:8080', CLIENT_USERNAME: 'admin', CLIENT_PASSWORD: 'pw' });
+  assert.equal(c.downloadClient, 'qbittorrent');
+  assert.deepEqual(c.torrentClient, { url: 'http://box:8080', username: 'admin', password: 'pw' });
 });
 
 test('seed ratio: SEED_RATIO wins over PUTIO_SEED_RATIO; put.io removes at once by default, Deluge never', () => {

@@ -28,7 +28,7 @@ import {
 } from './fields';
 
 export const envSchema = z.object({
-  DOWNLOAD_CLIENT: oneOf(['local', 'putio', 'deluge', 'rtorrent', 'transmission'] as const),
+  DOWNLOAD_CLIENT: oneOf(['local', 'putio', 'deluge', 'qbittorrent', 'rtorrent', 'transmission'] as const),
   DOWNLOAD_DIR: localPath,
   LOCAL_SEEDBOX_DIR: seedboxDir,
   DB_PATH: localPath,

@@ -7,6 +7,7 @@ import type { ClientKind } from '../model';
 import { PathTransport } from '../transports/path';
 import { SftpTransport } from '../transports/sftp';
 import type { FileTransport } from '../transports/types';
+import { QbittorrentSource } from './qbittorrent';
 import { RtorrentSource } from './rtorrent';
 import { SourceSeedbox } from './seedbox';
 import { TransmissionSource } from './transmission';
@@ -15,6 +16,7 @@ import type { TransferSource } from './types';
 type SourceFactory = (config: Config) => TransferSource;
 
 const SOURCES: Partial<Record<ClientKind, SourceFactory>> = {
+  qbittorrent: (c) => new QbittorrentSource({ url: c.torrentClient.url ?? '', username: c.torrentClient.username, password: c.torrentClient.password, label: c.targetLabel }),
   transmission: (c) => new TransmissionSource({ url: c.torrentClient.url!, username: c.torrentClient.username, password: c.torrentClient.password, label: c.targetLabel }),
   rtorrent: (c) => new RtorrentSource({ url: c.torrentClient.url ?? '', username: c.torrentClient.username, password: c.torrentClient.password, label: c.targetLabel }),
 };

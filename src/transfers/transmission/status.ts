@@ -47,6 +47,18 @@ const GENERIC_PHASES: Record<string, SeedboxPhase> = {
   downloading: 'downloading',
   seeding: 'downloading',
   error: 'error',
+  // qBittorrent's states of a torrent not finished yet (WebUI API 2.8; stoppedDL is 2.11's pausedDL).
+  metadl: 'downloading',
+  forcedmetadl: 'downloading',
+  stalleddl: 'downloading',
+  forceddl: 'downloading',
+  queueddl: 'queued',
+  pauseddl: 'queued',
+  stoppeddl: 'queued',
+  checkingdl: 'queued',
+  checkingresumedata: 'queued',
+  missingfiles: 'error',
+  unknown: 'queued',
 };
 
 /** The seedbox's own view of a transfer that is not finished there yet. */
