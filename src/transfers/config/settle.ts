@@ -8,6 +8,7 @@ import { isLoopbackAddress as isLoopback } from '../net/host';
 import type { ArrConfig, Config } from './types';
 import type { Env } from './schema';
 import { toError, type Problem } from './problems';
+import { sourceTraits } from '../sources/traits';
 
 /** The SFTP settings, paths made absolute (`~/` is the home folder, as ssh reads it). */
 function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
@@ -106,8 +107,8 @@ export function settle(e: Env, cwd: string): Config {
     dbPath: abs(e.DB_PATH ?? './data/harvester.db'),
     targetLabel: e.TARGET_LABEL ?? '',
     keepDownloadedForMs: e.KEEP_DOWNLOADED_FOR === undefined ? 24 * 3_600_000 : e.KEEP_DOWNLOADED_FOR,
-    // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer.
-    pollingIntervalMs: e.POLLING_INTERVAL ?? (client !== 'local' ? 600_000 : seedboxUrl ? SFTP_FOLDER_POLL_MS : 5_000),
+    // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer (sources/traits.ts).
+    pollingIntervalMs: e.POLLING_INTERVAL ?? (seedboxUrl ? SFTP_FOLDER_POLL_MS : sourceTraits(client).pollingDefaultMs),
     cleanupIntervalMs: e.CLEANUP_INTERVAL ?? 600_000,
     maxParallel: e.MAX_PARALLEL ?? 5,
     logLevel: e.LOG_LEVEL ?? 'info',
