@@ -111,8 +111,9 @@ export class HttpTransport implements FileTransport {
     return limit(bytes, end - offset);
   }
 
+  /** `harvester check`: describe names the host and folder already; say how the server is asked (nothing can be listed to test). */
   async identify(): Promise<string> {
-    return `files over HTTP from ${this.describe.slice(this.describe.indexOf(' ') + 1)}${this.authorization ? ' (Basic auth)' : ''}`;
+    return this.authorization ? 'with Basic auth' : 'without credentials';
   }
 
   async close(): Promise<void> {}
