@@ -18,7 +18,6 @@
 // Name of the path contract; `remotePath` is save path + that path, which
 // FILES_REMOTE_ROOT (default: Deluge's completed folder when it moves
 // completed torrents, else its download folder) maps onto FILES_FROM.
-import { posix } from 'node:path';
 import { z } from 'zod';
 import type { ClientKind, RemoteFile, RemoteTransfer } from '../model';
 import type { AddRequest } from '../clients/types';
@@ -150,7 +149,9 @@ export class DelugeSource implements TransferSource {
       throw new NotFoundError(`${operation}: torrent "${t.name || hash}" has no files yet (metadata not received)`, { operation });
     }
     // remotePath: where Deluge keeps the file (its save path, absolute on the seedbox), for the transport.
-    return t.files.map((f) => ({ id: f.path, path: f.path, size: f.size, ...(t.save_path ? { remotePath: posix.join(t.save_path, f.path) } : {}) }));
+    // Joined as text, not normalized: a `..` in Deluge's path must reach remote-path.ts, which refuses it.
+    const base = t.save_path.replace(/\/+$/, '');
+    return t.files.map((f) => ({ id: f.path, path: f.path, size: f.size, ...(t.save_path ? { remotePath: `${base}/${f.path}` } : {}) }));
   }
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void> {
