@@ -13,6 +13,7 @@ import type { SupervisorEvent } from './supervisor/events';
 import { raiseAlert } from './transfers/alerts';
 import { configuredArrs } from './transfers/arr';
 import { createClient } from './transfers/clients/create';
+import { sourceTraits } from './transfers/sources/traits';
 import { isClientError } from './transfers/clients/errors';
 import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp-settings';
 import { formatSftpUrl } from './transfers/transports/url';
@@ -49,7 +50,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     if (err instanceof ConfigError) throw new StartupError(err.message, 'configuration');
     throw err;
   }
-  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
+  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && sourceTraits(config.downloadClient).seedboxIsLocalFolder ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
   if (config.localSeedboxUrl || TORRENT_CLIENTS.has(config.downloadClient)) await checkSeedboxAtStart(config);

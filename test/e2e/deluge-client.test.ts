@@ -91,8 +91,8 @@ test('a torrent listed finished at 100% with its files, ratio and save path; rem
   assert.equal(listed.ratio, 0);
   assert.equal(listed.totalBytes, 300_100);
   assert.deepEqual(await c.listFiles(listed), [
-    { id: 'Gone.S01/a.mkv', path: 'Gone.S01/a.mkv', size: 300_000 },
-    { id: 'Gone.S01/Sub/b.srt', path: 'Gone.S01/Sub/b.srt', size: 100 },
+    { id: 'Gone.S01/a.mkv', path: 'Gone.S01/a.mkv', size: 300_000, remotePath: join(d.saveDir, 'Gone.S01/a.mkv') },
+    { id: 'Gone.S01/Sub/b.srt', path: 'Gone.S01/Sub/b.srt', size: 100, remotePath: join(d.saveDir, 'Gone.S01/Sub/b.srt') },
   ]);
   await d.call('core.remove_torrent', [hash, true]);
   await assert.rejects(c.listFiles(listed), (err) => err instanceof NotFoundError && /no longer in Deluge/.test(err.message));

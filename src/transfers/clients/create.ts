@@ -1,6 +1,5 @@
 // The download client the configuration names.
 import type { Config } from '../config';
-import { DelugeClient } from './deluge';
 import { LocalClient } from './local';
 import { RemoteFolderClient } from './local-remote';
 import { SftpTransport } from '../transports/sftp';
@@ -25,25 +24,7 @@ export function createClient(config: Config): DownloadClient {
         uploadUrl: config.putio.uploadUrl,
         label: config.targetLabel,
       });
-    case 'deluge': {
-      const d = config.deluge;
-      const mountTimeoutMs = d.mountTimeoutMs ?? undefined;
-      return new DelugeClient({
-        baseUrl: d.baseUrl ?? '',
-        apiUrlPath: d.apiUrlPath,
-        password: d.password ?? '',
-        username: d.username,
-        host: d.host,
-        label: config.targetLabel,
-        completedDir: d.completedDir,
-        mountDir: d.mountDir,
-        // The download loop is the only reader of the mount: one slot per parallel file, one for `check`.
-        mount: {
-          maxReaders: config.maxParallel + 1,
-          ...(mountTimeoutMs !== undefined ? { openTimeoutMs: mountTimeoutMs, stallTimeoutMs: mountTimeoutMs } : {}),
-        },
-      });
-    }
+    case 'deluge':
     case 'qbittorrent':
     case 'rtorrent':
     case 'transmission':

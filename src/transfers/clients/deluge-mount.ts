@@ -35,8 +35,12 @@ import { Readable } from 'node:stream';
 import { NotFoundError, RejectedError, RemoteError, RestartFromZeroError, TimeoutError, type ClientError } from './errors';
 
 export interface MountReaderOptions {
-  /** DELUGE_MOUNT_DIR. */
+  /** DELUGE_MOUNT_DIR, or FILES_FROM as a path. */
   root: string;
+  /** The variable that named the mount, for messages. Default DELUGE_MOUNT_DIR. */
+  variable?: string;
+  /** The operation named in errors. Default "Deluge mount read". */
+  operation?: string;
   /** Open (or probe) must answer within this. Default 30 s. */
   openTimeoutMs?: number;
   /** No byte for this long while we wait for one: the mount is hung. Default 60 s. */
@@ -57,12 +61,18 @@ interface Header {
   size?: number;
   entries?: number;
   phase?: string;
+  info?: { type: string; size: number; mtimeMs: number };
+  path?: string;
+  list?: Array<{ name: string; type: string; size: number; mtimeMs: number }>;
 }
 
-const OPERATION = 'Deluge mount read';
+/** The answer of a metadata request (stat, lstat, realpath, list, remove). */
+export type MountAnswer = Pick<Header, 'info' | 'path' | 'list'>;
 
 export class MountReader {
   readonly root: string;
+  readonly variable: string;
+  private readonly operation: string;
   private readonly openTimeoutMs: number;
   private readonly stallTimeoutMs: number;
   private readonly maxReaders: number;
@@ -76,6 +86,8 @@ export class MountReader {
 
   constructor(opts: MountReaderOptions) {
     this.root = opts.root;
+    this.variable = opts.variable ?? 'DELUGE_MOUNT_DIR';
+    this.operation = opts.operation ?? 'Deluge mount read';
     this.openTimeoutMs = opts.openTimeoutMs ?? 30_000;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? 60_000;
     this.maxReaders = Math.max(1, opts.maxReaders ?? 6);
@@ -90,8 +102,8 @@ export class MountReader {
   }
 
   /** The bytes of `relPath` (a '/'-separated path under the mount) from `offset` on. */
-  async open(relPath: string, offset: number, expectedSize: number | undefined, signal?: AbortSignal): Promise<Readable> {
-    const child = await this.spawnChild(['read', this.root, relPath, String(offset)], signal);
+  async open(relPath: string, offset: number, expectedSize: number | undefined, signal?: AbortSignal, end?: number): Promise<Readable> {
+    const child = await this.spawnChild(['read', this.root, relPath, String(offset), ...(end !== undefined ? [String(end)] : [])], signal);
     let header: Header;
     try {
       header = await this.header(child, relPath, signal);
@@ -108,18 +120,30 @@ export class MountReader {
       this.kill(child);
       // Not worth a quick retry (the downloader backs off): the mount shows another file than Deluge has.
       throw new RemoteError(
-        `${OPERATION}: "${relPath}" has ${size} bytes on DELUGE_MOUNT_DIR, Deluge says ${expectedSize} (is DELUGE_MOUNT_DIR Deluge's save path?)`,
-        { operation: OPERATION, retryable: false, remoteType: 'size-differs' },
+        `${this.operation}: "${relPath}" has ${size} bytes on ${this.variable}, Deluge says ${expectedSize} (is ${this.variable} Deluge's save path?)`,
+        { operation: this.operation, retryable: false, remoteType: 'size-differs' },
       );
     }
     if (offset > size) {
       this.kill(child);
-      throw new RestartFromZeroError(`${OPERATION}: partial copy (${offset} bytes) is longer than the file (${size})`, {
-        operation: OPERATION,
+      throw new RestartFromZeroError(`${this.operation}: partial copy (${offset} bytes) is longer than the file (${size})`, {
+        operation: this.operation,
         offset,
       });
     }
     return this.body(child, relPath, signal);
+  }
+
+  /** stat, lstat, realpath, list or remove of `relPath` (`.`: the root), in a child process like a read. */
+  async ask(op: 'stat' | 'lstat' | 'realpath' | 'list' | 'remove', relPath: string, signal?: AbortSignal): Promise<MountAnswer> {
+    const child = await this.spawnChild([op, this.root, relPath], signal);
+    try {
+      const header = await this.header(child, relPath, signal);
+      if (!header.ok) throw this.errorFor(header.code, relPath);
+      return header;
+    } finally {
+      this.kill(child);
+    }
   }
 
   /** `harvester check`: the mount answers, and how many entries it has. */
@@ -182,8 +206,8 @@ export class MountReader {
         cleanup();
         reject(
           new TimeoutError(
-            `${OPERATION}: DELUGE_MOUNT_DIR is not responding (${this.live.size} reads in flight, ${this.stuck.size} of them hung and killed but not ended)`,
-            { operation: OPERATION, timeoutMs: this.openTimeoutMs },
+            `${this.operation}: ${this.variable} is not responding (${this.live.size} reads in flight, ${this.stuck.size} of them hung and killed but not ended)`,
+            { operation: this.operation, timeoutMs: this.openTimeoutMs },
           ),
         );
       }, this.openTimeoutMs);
@@ -230,25 +254,25 @@ export class MountReader {
           try {
             resolve(JSON.parse(line) as Header);
           } catch {
-            reject(new RemoteError(`${OPERATION}: the mount reader said something unexpected`, { operation: OPERATION }));
+            reject(new RemoteError(`${this.operation}: the mount reader said something unexpected`, { operation: this.operation }));
           }
         });
       };
       const onExit = (code: number | null, sig: string | null): void => {
         finish(() =>
-          reject(new RemoteError(`${OPERATION}: the mount reader ended before answering (${sig ?? `exit ${code}`})`, { operation: OPERATION })),
+          reject(new RemoteError(`${this.operation}: the mount reader ended before answering (${sig ?? `exit ${code}`})`, { operation: this.operation })),
         );
       };
       const onError = (err: Error): void => {
-        finish(() => reject(new RemoteError(`${OPERATION}: the mount reader could not start (${(err as NodeJS.ErrnoException).code ?? err.message})`, { operation: OPERATION })));
+        finish(() => reject(new RemoteError(`${this.operation}: the mount reader could not start (${(err as NodeJS.ErrnoException).code ?? err.message})`, { operation: this.operation })));
       };
       const onAbort = (): void => finish(() => reject(signal!.reason));
       const timer = setTimeout(() => {
         finish(() =>
           reject(
             new TimeoutError(
-              `${OPERATION}: opening "${relPath}" on DELUGE_MOUNT_DIR gave no answer within ${this.openTimeoutMs} ms (is the mount hung?)`,
-              { operation: OPERATION, timeoutMs: this.openTimeoutMs },
+              `${this.operation}: opening "${relPath}" on ${this.variable} gave no answer within ${this.openTimeoutMs} ms (is the mount hung?)`,
+              { operation: this.operation, timeoutMs: this.openTimeoutMs },
             ),
           ),
         );
@@ -282,8 +306,8 @@ export class MountReader {
       stall = setTimeout(() => {
         out.destroy(
           new TimeoutError(
-            `${OPERATION}: no data from DELUGE_MOUNT_DIR for ${this.stallTimeoutMs} ms after ${received} bytes of "${relPath}" (is the mount hung?)`,
-            { operation: OPERATION, timeoutMs: this.stallTimeoutMs },
+            `${this.operation}: no data from ${this.variable} for ${this.stallTimeoutMs} ms after ${received} bytes of "${relPath}" (is the mount hung?)`,
+            { operation: this.operation, timeoutMs: this.stallTimeoutMs },
           ),
         );
       }, this.stallTimeoutMs);
@@ -339,8 +363,8 @@ export class MountReader {
       out.destroy(
         failure
           ? this.errorFor(failure.code, relPath, `after ${received} bytes`)
-          : new RemoteError(`${OPERATION}: the mount reader of "${relPath}" ended after ${received} bytes (${sig ?? `exit ${code}`})`, {
-              operation: OPERATION,
+          : new RemoteError(`${this.operation}: the mount reader of "${relPath}" ended after ${received} bytes (${sig ?? `exit ${code}`})`, {
+              operation: this.operation,
             }),
       );
     });
@@ -350,25 +374,25 @@ export class MountReader {
   }
 
   private errorFor(code: string | undefined, relPath: string, when = ''): ClientError {
-    const where = `"${relPath}" on DELUGE_MOUNT_DIR (${this.root})`;
+    const where = `"${relPath}" on ${this.variable} (${this.root})`;
     const suffix = when ? ` ${when}` : '';
-    const init = { operation: OPERATION, ...(code ? { remoteType: code } : {}) };
+    const init = { operation: this.operation, ...(code ? { remoteType: code } : {}) };
     switch (code) {
       case 'ENOENT':
       case 'ENOTDIR':
-        return new NotFoundError(`${OPERATION}: ${where} is missing${suffix}`, init);
+        return new NotFoundError(`${this.operation}: ${where} is missing${suffix}`, init);
       case 'EACCES':
       case 'EPERM':
-        return new RejectedError(`${OPERATION}: ${where}: permission denied${suffix}`, init);
+        return new RejectedError(`${this.operation}: ${where}: permission denied${suffix}`, init);
       case 'OUTSIDE':
-        return new RejectedError(`${OPERATION}: ${where} is a link to outside the mount: refused`, init);
+        return new RejectedError(`${this.operation}: ${where} is a link to outside the mount: refused`, init);
       case 'NOT_FILE':
-        return new RejectedError(`${OPERATION}: ${where} is not a regular file`, init);
+        return new RejectedError(`${this.operation}: ${where} is not a regular file`, init);
       case 'BAD_PATH':
-        return new RejectedError(`${OPERATION}: ${JSON.stringify(relPath.slice(0, 120))} is not a relative file path`, init);
+        return new RejectedError(`${this.operation}: ${JSON.stringify(relPath.slice(0, 120))} is not a relative file path`, init);
       default:
         // EIO, ENOTCONN (sshfs lost its connection), ESTALE (NFS)...: the mount may come back.
-        return new RemoteError(`${OPERATION}: reading ${where} failed (${code ?? 'unknown'})${suffix}: is the mount still connected?`, init);
+        return new RemoteError(`${this.operation}: reading ${where} failed (${code ?? 'unknown'})${suffix}: is the mount still connected?`, init);
     }
   }
 }

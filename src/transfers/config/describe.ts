@@ -98,6 +98,8 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     SFTP_KNOWN_HOSTS: cfg.sftp.knownHosts,
     SFTP_HOST_KEY: cfg.sftp.hostKey,
     EXCLUDE: cfg.exclude.map(formatRule).join(','),
+    FILES_FROM: cfg.filesFromVariable === null ? null : cfg.filesFrom.kind === 'path' ? cfg.filesFrom.dir : cfg.filesFrom.kind === 'http' ? maskUrl(cfg.filesFrom.url) : formatSftpUrl(cfg.filesFrom.url),
+    FILES_REMOTE_ROOT: cfg.filesRemoteRoot,
   };
 }
 
@@ -129,6 +131,8 @@ export function secretValues(cfg: Config): string[] {
     if (u && u.pathname.length > 1) add(u.pathname + u.search);
   }
   const urls = [cfg.putio.apiUrl, cfg.putio.uploadUrl, cfg.deluge.baseUrl, cfg.sonarr?.baseUrl, cfg.radarr?.baseUrl, cfg.lidarr?.baseUrl, cfg.readarr?.baseUrl];
+  // FILES_FROM=https://user:password@box/files: its userinfo is Basic auth.
+  if (cfg.filesFrom.kind === 'http') urls.push(cfg.filesFrom.url);
   for (const url of [...urls, cfg.discordWebhookUrl, cfg.webhookUrl]) {
     const u = url ? safeUrl(url) : undefined;
     if (!u) continue;

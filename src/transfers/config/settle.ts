@@ -6,9 +6,11 @@ import path from 'node:path';
 import type { SftpSettings } from '../transports/sftp-settings';
 import { isLoopbackAddress as isLoopback } from '../net/host';
 import type { ArrConfig, Config } from './types';
+import type { FilesFrom } from './fields';
 import type { Env } from './schema';
 import { toError, type Problem } from './problems';
 import { DEFAULT_EXCLUDE, parseExclude } from '../exclude';
+import { sourceTraits } from '../sources/traits';
 
 /** The SFTP settings, paths made absolute (`~/` is the home folder, as ssh reads it). */
 function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
@@ -41,9 +43,12 @@ export function settle(e: Env, cwd: string): Config {
   }
   if (client === 'deluge') {
     if (!e.DELUGE_BASE_URL) problems.push({ variable: 'DELUGE_BASE_URL', problem: 'is required when DOWNLOAD_CLIENT=deluge' });
-    if (!e.DELUGE_COMPLETED_DIR && !e.DELUGE_MOUNT_DIR) {
-      warnings.push('neither DELUGE_COMPLETED_DIR nor DELUGE_MOUNT_DIR is set: harvester cannot fetch Deluge files');
+    if (!e.FILES_FROM && !e.DELUGE_COMPLETED_DIR && !e.DELUGE_MOUNT_DIR) {
+      warnings.push("none of FILES_FROM, DELUGE_MOUNT_DIR, DELUGE_COMPLETED_DIR is set: Deluge's files are read at the paths it reports, on this machine");
     }
+    // DELUGE_MOUNT_DIR and DELUGE_COMPLETED_DIR are FILES_FROM's older names (DESIGN.md 7): one of them, never both kinds.
+    const alias = e.DELUGE_MOUNT_DIR ? 'DELUGE_MOUNT_DIR' : e.DELUGE_COMPLETED_DIR ? 'DELUGE_COMPLETED_DIR' : null;
+    if (e.FILES_FROM && alias) problems.push({ variable: 'FILES_FROM', problem: `is set together with ${alias}, its older name: keep one` });
   }
   if (TORRENT_CLIENTS.has(client) && !e.CLIENT_URL) {
     problems.push({ variable: 'CLIENT_URL', problem: `is required when DOWNLOAD_CLIENT=${client}` });
@@ -98,6 +103,7 @@ export function settle(e: Env, cwd: string): Config {
   else if (client === 'putio') seedRatio = e.PUTIO_SEED_RATIO === undefined ? 0 : e.PUTIO_SEED_RATIO;
   else seedRatio = null;
 
+  const filesFrom = filesFromOf(e, client, abs);
   return {
     downloadClient: client,
     downloadDir: abs(e.DOWNLOAD_DIR ?? './data/downloads'),
@@ -107,8 +113,8 @@ export function settle(e: Env, cwd: string): Config {
     dbPath: abs(e.DB_PATH ?? './data/harvester.db'),
     targetLabel: e.TARGET_LABEL ?? '',
     keepDownloadedForMs: e.KEEP_DOWNLOADED_FOR === undefined ? 24 * 3_600_000 : e.KEEP_DOWNLOADED_FOR,
-    // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer.
-    pollingIntervalMs: e.POLLING_INTERVAL ?? (client !== 'local' ? 600_000 : seedboxUrl ? SFTP_FOLDER_POLL_MS : 5_000),
+    // Remote seedboxes are rate-limited; a local folder should feel instant to a newcomer (sources/traits.ts).
+    pollingIntervalMs: e.POLLING_INTERVAL ?? (seedboxUrl ? SFTP_FOLDER_POLL_MS : sourceTraits(client).pollingDefaultMs),
     cleanupIntervalMs: e.CLEANUP_INTERVAL ?? 600_000,
     maxParallel: e.MAX_PARALLEL ?? 5,
     logLevel: e.LOG_LEVEL ?? 'info',
@@ -153,11 +159,28 @@ export function settle(e: Env, cwd: string): Config {
     importTimeoutMs: e.IMPORT_TIMEOUT === undefined ? 24 * 3_600_000 : e.IMPORT_TIMEOUT,
     arrWebhookToken: e.ARR_WEBHOOK_TOKEN?.trim() || null,
     torrentClient: { url: e.CLIENT_URL ?? null, username: e.CLIENT_USERNAME ?? null, password: e.CLIENT_PASSWORD ?? null },
-    filesFrom: e.FILES_FROM ? (e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM) : { kind: 'path', dir: '/' },
-    filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (e.FILES_FROM ? null : '/'),
+    filesFrom: filesFrom.from,
+    filesFromVariable: filesFrom.variable,
+    filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (filesFrom.variable !== null ? null : '/'),
     exclude: e.EXCLUDE ?? parseExclude(DEFAULT_EXCLUDE),
     warnings,
   };
+}
+
+/**
+ * FILES_FROM, or for Deluge its older names: DELUGE_MOUNT_DIR (a mount) and
+ * DELUGE_COMPLETED_DIR (a URL path below DELUGE_BASE_URL). Unset: the paths the
+ * client reports, read on this machine (variable null).
+ */
+function filesFromOf(e: Env, client: string, abs: (p: string) => string): { from: FilesFrom; variable: Config['filesFromVariable'] } {
+  if (e.FILES_FROM) return { from: e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM, variable: 'FILES_FROM' };
+  if (client === 'deluge' && e.DELUGE_MOUNT_DIR) return { from: { kind: 'path', dir: abs(e.DELUGE_MOUNT_DIR) }, variable: 'DELUGE_MOUNT_DIR' };
+  if (client === 'deluge' && e.DELUGE_COMPLETED_DIR && e.DELUGE_BASE_URL) {
+    const dir = e.DELUGE_COMPLETED_DIR.replace(/^\/+|\/+$/g, '');
+    const base = trimSlash(e.DELUGE_BASE_URL);
+    return { from: { kind: 'http', url: dir ? `${base}/${dir}` : base }, variable: 'DELUGE_COMPLETED_DIR' };
+  }
+  return { from: { kind: 'path', dir: '/' }, variable: null };
 }
 
 function trimSlash(url: string): string {

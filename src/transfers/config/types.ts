@@ -92,6 +92,8 @@ export interface Config {
    * paths the client reports, read on this machine (harvester runs on the seedbox, or a mount at the same path).
    */
   filesFrom: FilesFrom;
+  /** Which variable named filesFrom (for messages): FILES_FROM, or Deluge's older names; null: unset (the reported paths, here). */
+  filesFromVariable: 'FILES_FROM' | 'DELUGE_MOUNT_DIR' | 'DELUGE_COMPLETED_DIR' | null;
   /** FILES_REMOTE_ROOT: the seedbox folder FILES_FROM shows; null: the client's default save folder (asked at start), or the reported paths as they are when FILES_FROM is unset. */
   filesRemoteRoot: string | null;
   /** EXCLUDE: the files of a transfer never downloaded (exclude.ts); [] with `EXCLUDE=`. */

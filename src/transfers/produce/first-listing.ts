@@ -1,11 +1,12 @@
 // The first listing an empty store sees. FIRST_RUN=all (the original's way)
 // takes every finished transfer; FIRST_RUN=new records those as `skipped`
-// (never downloaded) and takes only what finishes from now on. A local folder
-// has no "finished" at first sight (two polls decide), so there every entry
-// present at the first start counts as old.
+// (never downloaded) and takes only what finishes from now on. A source that
+// has no "finished" at first sight (the folder: two polls decide;
+// sources/traits.ts) counts every entry present at the first start as old.
 import type { Logger } from 'pino';
 import type { ClientKind, RemoteTransfer } from '../model';
 import type { Store } from '../store/store';
+import { sourceTraits } from '../sources/traits';
 
 /** Set once the first listing of this store was taken (FIRST_RUN decides what it means). */
 export const FIRST_LISTING = 'first_listing_at';
@@ -18,7 +19,7 @@ export async function firstListing(
   let skipped = 0;
   if (o.firstRun === 'new') {
     for (const remote of remotes) {
-      if (!remote.finished && o.client !== 'local') continue;
+      if (!remote.finished && sourceTraits(o.client).finishedKnownAtFirstSight) continue;
       if (await store.importRecord(o.client, remote.remoteId, 'skipped', remote.name)) skipped++;
     }
   }

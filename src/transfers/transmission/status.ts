@@ -5,12 +5,12 @@
 // (status 6, or 0 once it left the seedbox) only when harvester has every file
 // verified and renamed into place, i.e. from the store state `downloaded` on.
 // Before that, while the seedbox still works on it, its own status decides
-// between queued (3), downloading (4) and error. Every put.io status maps to
-// something; an unknown one shows as queued (and is reported once by the
+// between queued (3), downloading (4) and error, as its source kind reads it
+// (sources/traits.ts). Every status of a source maps to something; an unknown one shows as queued (and is reported once by the
 // caller), never dropped: a status missing from a list must never make a
 // transfer vanish (putioarr #12).
 import type { ClientKind, Transfer } from '../model';
-import { normalizePutioStatus, putioPhase } from '../clients/putio-status';
+import { sourceTraits, type SeedboxPhase } from '../sources/traits';
 import { QUEUE_STATES } from '../queue';
 
 export const TR_STATUS = {
@@ -27,60 +27,11 @@ export type TrStatus = (typeof TR_STATUS)[keyof typeof TR_STATUS];
 /** Transmission's tr_stat.error: 0 ok, 1 tracker warning, 2 tracker error, 3 local error. */
 export type TrError = 0 | 1 | 2 | 3;
 
-export type SeedboxPhase = 'queued' | 'downloading' | 'error' | 'unknown';
+export type { SeedboxPhase } from '../sources/traits';
 
-const LOCAL_PHASES: Record<string, SeedboxPhase> = {
-  // A folder still being copied into the seedbox folder, or settling: the seedbox is "downloading" it.
-  settling: 'downloading',
-  incomplete: 'downloading',
-  ready: 'downloading',
-  empty: 'queued',
-  error: 'error',
-};
-
-const GENERIC_PHASES: Record<string, SeedboxPhase> = {
-  queued: 'queued',
-  paused: 'queued',
-  checking: 'queued',
-  allocating: 'queued',
-  moving: 'downloading',
-  downloading: 'downloading',
-  seeding: 'downloading',
-  error: 'error',
-  // qBittorrent's states of a torrent not finished yet (WebUI API 2.8; stoppedDL is 2.11's pausedDL).
-  metadl: 'downloading',
-  forcedmetadl: 'downloading',
-  stalleddl: 'downloading',
-  forceddl: 'downloading',
-  queueddl: 'queued',
-  pauseddl: 'queued',
-  stoppeddl: 'queued',
-  checkingdl: 'queued',
-  checkingresumedata: 'queued',
-  missingfiles: 'error',
-  unknown: 'queued',
-};
-
-/** The seedbox's own view of a transfer that is not finished there yet. */
+/** The seedbox's own view of a transfer that is not finished there yet: the source kind answers (sources/traits.ts). */
 export function seedboxPhase(client: ClientKind, remoteStatus: string): SeedboxPhase {
-  if (client === 'putio') {
-    switch (putioPhase(remoteStatus)) {
-      case 'queued':
-        return 'queued';
-      case 'downloading':
-      case 'finishing':
-      case 'seeding':
-      case 'completed':
-        // Finished (or nearly) on put.io, but not home yet: from the local copy's view, still downloading.
-        return 'downloading';
-      case 'error':
-        return 'error';
-      default:
-        return 'unknown';
-    }
-  }
-  const key = remoteStatus.trim().toLowerCase();
-  return (client === 'local' ? LOCAL_PHASES[key] : GENERIC_PHASES[key]) ?? 'unknown';
+  return sourceTraits(client).phaseOf(remoteStatus);
 }
 
 export interface Reported {
@@ -111,7 +62,7 @@ function statusOfState(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | '
       if (phase === 'queued') return ok(TR_STATUS.DOWNLOAD_WAIT);
       if (phase === 'downloading') return ok(TR_STATUS.DOWNLOAD);
       if (phase === 'error') {
-        const label = t.client === 'putio' ? 'put.io' : 'the seedbox';
+        const label = sourceTraits(t.client).displayName;
         return {
           status: TR_STATUS.STOPPED,
           error: 2,
@@ -120,7 +71,7 @@ function statusOfState(t: Pick<Transfer, 'client' | 'state' | 'remoteStatus' | '
           finished: false,
         };
       }
-      return { ...ok(TR_STATUS.DOWNLOAD_WAIT), unknownStatus: t.client === 'putio' ? normalizePutioStatus(t.remoteStatus) : t.remoteStatus };
+      return { ...ok(TR_STATUS.DOWNLOAD_WAIT), unknownStatus: sourceTraits(t.client).statusShown(t.remoteStatus) };
     }
     case 'queued':
       // Waiting for a download slot, or for the next attempt after a failure (then say why).

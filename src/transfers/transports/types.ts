@@ -32,6 +32,12 @@ export interface ReadOptions {
 export interface FileTransport {
   /** What a log line or `harvester check` names: `sftp me@box:22`, never a secret. */
   readonly describe: string;
+  /**
+   * false: list, stat, lstat, realpath and remove are unsupported (plain HTTP has
+   * no file metadata to rely on): the reader does not check a file before and
+   * after a read, and the download step's size check is the guard. Default true.
+   */
+  readonly canStat?: boolean;
   /** The entries of a folder (not `.` and `..`), links not followed. */
   list(path: string, signal?: AbortSignal): Promise<DirEntry[]>;
   /** A path, links followed. */

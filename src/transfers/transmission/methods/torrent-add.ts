@@ -13,6 +13,7 @@ import { candidates, viewName, type Candidate } from './candidates';
 import type { RpcContext } from './context';
 import { isSeedboxFailure } from './seedbox-failure';
 import { REQUEUEABLE } from '../../transitions';
+import { sourceTraits } from '../../sources/traits';
 
 /**
  * The Category of an add: the first label, else the folder that download-dir
@@ -84,8 +85,9 @@ export async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Reco
     }
   }
   if (!client.addTransfer) {
+    const hint = sourceTraits(client.kind).cannotAddHint;
     throw new RpcError(
-      `torrent-add is not available with DOWNLOAD_CLIENT=${client.kind}: put the files into the seedbox folder (LOCAL_SEEDBOX_DIR) instead`,
+      `torrent-add is not available with DOWNLOAD_CLIENT=${client.kind}${hint ? `: ${hint}` : ''}`,
     );
   }
   const addTransfer = client.addTransfer.bind(client);
@@ -122,7 +124,8 @@ export async function torrentAdd(ctx: RpcContext, req: RpcRequest): Promise<Reco
   }
   // The info-hash computed at add time is the real one, whatever the seedbox reported so far.
   if (hash) remote.hash = hash;
-  if (name && (!remote.name || /^put\.io transfer \d+$/.test(remote.name))) remote.name = name;
+  // The source's stand-in name (put.io's "put.io transfer 123", a torrent client's info-hash) gives way to the parsed one.
+  if (name && (!remote.name || sourceTraits(client.kind).isPlaceholderName(remote.name, remote.remoteId))) remote.name = name;
   const result = await store.upsertRemote(client.kind, remote, { category, paused: paused === true });
   let t = result.transfer;
   const rpcId = (await store.numericIds()).get(t.id) ?? 0;
