@@ -82,7 +82,7 @@ test('FILES_FROM a local path (a mount): the labelled transfers arrive byte-iden
   try {
     const check = await daemon(dir, env, ['check']);
     assert.equal((await check.exited).code, 0, `harvester check passes: ${check.stdout()}${check.stderr()}`);
-    assert.match(check.stdout(), /qBittorrent v4\.5\.\d+ \(WebUI API 2\.8\.\d+\) at 127\.0\.0\.1:\d+, category harvester-mount: 2 transfers; files from path /);
+    assert.match(check.stdout(), /qBittorrent v4\.5\.\d+ \(WebUI API 2\.8\.\d+\) at 127\.0\.0\.1:\d+, category harvester-mount: 2 transfers; files from the mount /);
     assert.ok(!check.stdout().includes(q.password) && !check.stderr().includes(q.password), 'CLIENT_PASSWORD is never printed');
 
     run = await daemon(dir, env);

@@ -178,8 +178,8 @@ test("harvester's Transmission endpoint over this source: Sonarr's add of a .tor
 test('a wrong CLIENT_PASSWORD, or no Transmission at CLIENT_URL, stops start-up with one line and exit 1, never the password', { skip }, async () => {
   const wrong = 'wrong-pa55word-for-the-box';
   for (const [extra, expected] of [
-    [{ CLIENT_PASSWORD: wrong }, /^CLIENT_URL \(DOWNLOAD_CLIENT=transmission\): Transmission session-get at 127\.0\.0\.1:\d+: CLIENT_USERNAME\/CLIENT_PASSWORD rejected \(HTTP 401\)$/m],
-    [{ CLIENT_URL: `http://127.0.0.1:${await freePort()}/transmission/rpc` }, /^CLIENT_URL \(DOWNLOAD_CLIENT=transmission\): Transmission session-get: connection failed \(ECONNREFUSED\)$/m],
+    [{ CLIENT_PASSWORD: wrong }, /^CLIENT_URL \(transmission\): Transmission session-get at 127\.0\.0\.1:\d+: CLIENT_USERNAME\/CLIENT_PASSWORD rejected \(HTTP 401\)$/m],
+    [{ CLIENT_URL: `http://127.0.0.1:${await freePort()}/transmission/rpc` }, /^CLIENT_URL \(transmission\): Transmission session-get: connection failed \(ECONNREFUSED\)$/m],
   ] as const) {
     const s = await setup('refused', { FILES_FROM: d.downloadDir, ...extra });
     const run = runCli(['run'], { cwd: s.dir, env: s.env });

@@ -38,6 +38,8 @@ export interface RtorrentHarness {
   rpc: RtorrentRpc;
   /** Seed data already complete on disk under `label`, into `dir` (default saveDir); resolves once rTorrent has checked it (complete). */
   seed(t: SeededTorrent, label?: string, dir?: string): Promise<void>;
+  /** The password nginx accepts from now on (nginx reads its htpasswd file at each request): a box whose password was changed. */
+  setPassword(password: string): void;
   /** The info-hashes (lower case) rTorrent holds. */
   hashes(): Promise<string[]>;
   logs(): string;
@@ -149,6 +151,9 @@ export async function startRtorrent(): Promise<RtorrentHarness> {
     saveDir,
     torrentDir,
     rpc,
+    setPassword(next) {
+      writeFileSync(htpasswd, `${username}:${execFileSync('openssl', ['passwd', '-apr1', next], { encoding: 'utf8' }).trim()}\n`);
+    },
     async seed(t, label, into) {
       const commands = [`d.directory.set="${into ?? t.saveDir}"`, ...(label !== undefined ? [`d.custom1.set="${label}"`] : [])];
       await rpc.call('load.start_verbose', ['', t.torrentFile, ...commands]);

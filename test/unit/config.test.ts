@@ -458,3 +458,10 @@ test('an unreadable token file names the uid that could not read it', { skip: pr
   const file = secretFile('t', 0o000);
   assert.match(configError(() => load({ HTTP_TOKEN_FILE: file })).message, /^HTTP_TOKEN_FILE: cannot read ".*" \(permission denied for uid \d+\)$/);
 });
+
+test('SEED_RATIO without TARGET_LABEL on a torrent client warns that every torrent there would be removed', () => {
+  const client = { DOWNLOAD_CLIENT: 'qbittorrent', CLIENT_URL: 'http://box:8080' };
+  assert.match(load({ ...client, SEED_RATIO: '1' }).warnings.join('\n'), /SEED_RATIO is set and TARGET_LABEL is empty/);
+  assert.deepEqual(load({ ...client, SEED_RATIO: '1', TARGET_LABEL: 'sonarr' }).warnings, []);
+  assert.deepEqual(load(client).warnings, [], 'no SEED_RATIO: nothing is ever removed');
+});

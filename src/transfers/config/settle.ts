@@ -102,6 +102,10 @@ export function settle(e: Env, cwd: string): Config {
   if (e.SEED_RATIO !== undefined) seedRatio = e.SEED_RATIO;
   else if (client === 'putio') seedRatio = e.PUTIO_SEED_RATIO === undefined ? 0 : e.PUTIO_SEED_RATIO;
   else seedRatio = null;
+  // Without a label every torrent on the client is this instance's: SEED_RATIO would in time remove the user's whole box.
+  if (seedRatio !== null && !e.TARGET_LABEL && (TORRENT_CLIENTS.has(client) || client === 'deluge')) {
+    warnings.push(`SEED_RATIO is set and TARGET_LABEL is empty: every torrent on the ${client} client counts as harvester's and is removed, with its data, once imported at that ratio; set TARGET_LABEL to the label Sonarr/Radarr use`);
+  }
 
   const filesFrom = filesFromOf(e, client, abs);
   return {

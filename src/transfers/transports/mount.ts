@@ -69,7 +69,9 @@ export class MountTransport implements FileTransport {
   }
 
   async identify(signal?: AbortSignal): Promise<string> {
-    return `${await this.withStop(signal, (s) => this.reader.probe(s))} entries`;
+    // The reader process answered; the folder's own listing is the seedbox's test read (sources/seedbox.ts check).
+    await this.withStop(signal, (s) => this.reader.probe(s));
+    return 'answering';
   }
 
   /** Stopping kills every reader process at once: nothing here waits on the mount. */
