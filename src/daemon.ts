@@ -15,7 +15,8 @@ import { configuredArrs } from './transfers/arr';
 import { createClient } from './transfers/clients/create';
 import { isClientError } from './transfers/clients/errors';
 import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp-settings';
-import { formatSftpUrl } from './transfers/transports/url';
+import { formatSeedboxUrl } from './transfers/transports/url';
+import { createLogger } from './log';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
@@ -52,6 +53,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
+  warnPlainFtp(config);
   if (config.localSeedboxUrl) await checkSeedboxAtStart(config);
   let store: SqliteStore;
   try {
@@ -68,17 +70,27 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config), redact: DAEMON_REDACT_PATHS };
 }
 
+/** Plain FTP (FTP_INSECURE=1) is said at every start, in the log, not only by `harvester check`. */
+function warnPlainFtp(config: Config): void {
+  const lines = config.warnings.filter((w) => w.includes('(FTP_INSECURE=1)'));
+  if (lines.length === 0) return;
+  const log = createLogger({ redact: DAEMON_REDACT_PATHS });
+  for (const message of lines) log.warn({ event: 'config.warning', variable: message.split(' ')[0] }, message);
+}
+
 /**
- * A seedbox reached over SFTP is tried once before any thread starts: a key
+ * A seedbox reached over SFTP or FTPS is tried once before any thread starts: a key
  * file that is missing or needs a passphrase, a refused login, an unknown or
- * changed host key, an unreachable host or a missing folder stop start-up
+ * changed host key (or TLS certificate), an unreachable host or a missing folder stop start-up
  * with one line (exit 1), instead of a loop that fails every poll.
  */
 async function checkSeedboxAtStart(config: Config): Promise<void> {
-  const shown = config.localSeedboxUrl ? formatSftpUrl(config.localSeedboxUrl) : 'seedbox';
+  const shown = config.localSeedboxUrl ? formatSeedboxUrl(config.localSeedboxUrl) : 'seedbox';
   try {
-    loadCredentials(config.sftp);
-    loadHostKeyPolicy(config.sftp);
+    if (config.localSeedboxUrl?.scheme === 'sftp') {
+      loadCredentials(config.sftp);
+      loadHostKeyPolicy(config.sftp);
+    }
   } catch (err) {
     if (err instanceof ConfigError) throw new StartupError(err.message, err.variable);
     throw err;

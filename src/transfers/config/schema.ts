@@ -6,10 +6,12 @@ import { parseRate, parseSize } from '../units';
 import { LOG_LEVELS } from './types';
 import {
   bindAddress,
+  certFingerprint,
   clientUrl,
   filesFrom,
   remoteFolder,
   durationOrNever,
+  flag,
   hostKeyFingerprint,
   httpUrl,
   integer,
@@ -90,6 +92,10 @@ export const envSchema = z.object({
   CLIENT_PASSWORD: secret,
   FILES_FROM: filesFrom,
   FILES_REMOTE_ROOT: remoteFolder,
+  // The FTPS File Transport (DESIGN.md 7).
+  FTP_PASSWORD: secret,
+  FTP_CERT_FINGERPRINT: certFingerprint,
+  FTP_INSECURE: flag,
 });
 
 export type Env = z.output<typeof envSchema>;

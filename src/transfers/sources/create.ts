@@ -6,6 +6,7 @@ import type { DownloadClient } from '../clients/types';
 import type { ClientKind } from '../model';
 import { PathTransport } from '../transports/path';
 import { SftpTransport } from '../transports/sftp';
+import { FtpsTransport } from '../transports/ftps';
 import type { FileTransport } from '../transports/types';
 import { SourceSeedbox } from './seedbox';
 import type { TransferSource } from './types';
@@ -18,7 +19,7 @@ export function createTorrentClientSeedbox(config: Config): DownloadClient {
   const make = SOURCES[config.downloadClient];
   if (!make) throw new Error(`DOWNLOAD_CLIENT=${config.downloadClient} has no Transfer Source in this build`);
   const { transport, transportRoot, asReported } = filesTransport(config);
-  // An sftp:// URL without a path reads the paths the client reports, as they are.
+  // An sftp:// or ftps:// URL without a path reads the paths the client reports, as they are.
   const remoteRoot = config.filesRemoteRoot ?? (asReported ? null : undefined);
   return new SourceSeedbox({ source: make(config), transport, root: { remoteRoot, transportRoot } });
 }
@@ -32,6 +33,11 @@ export function filesTransport(config: Config): { transport: FileTransport; tran
     case 'sftp': {
       const u = from.url;
       const transport = new SftpTransport({ username: u.username, host: u.host, port: u.port, settings: config.sftp });
+      return { transport, transportRoot: u.path === '.' ? '/' : u.path, asReported: u.path === '.' };
+    }
+    case 'ftps': {
+      const u = from.url;
+      const transport = new FtpsTransport({ scheme: u.scheme, username: u.username, host: u.host, port: u.port, settings: config.ftp, maxReads: config.maxParallel });
       return { transport, transportRoot: u.path === '.' ? '/' : u.path, asReported: u.path === '.' };
     }
     case 'http':
