@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeRandomFile } from '../helpers/files';
+import { waitUntil } from '../helpers';
 import { ftpsSkip, startVsftpd, type Vsftpd } from '../helpers/ftps';
 import { FtpsTransport, type FtpSettings } from '../../src/transfers/transports/ftps';
 import { isClientError, TimeoutError } from '../../src/transfers/clients/errors';
@@ -25,7 +26,7 @@ after(async () => {
   await ftpd?.close();
 });
 
-function transport(extra: { settings?: Partial<FtpSettings>; stallTimeoutMs?: number; maxReads?: number } = {}): FtpsTransport {
+function transport(extra: { settings?: Partial<FtpSettings>; stallTimeoutMs?: number; maxReads?: number; idleCloseMs?: number } = {}): FtpsTransport {
   const settings: FtpSettings = { password: ftpd.password, certFingerprint: ftpd.fingerprint, insecure: false, ...extra.settings };
   return new FtpsTransport({
     scheme: 'ftps',
@@ -35,6 +36,7 @@ function transport(extra: { settings?: Partial<FtpSettings>; stallTimeoutMs?: nu
     settings,
     ...(extra.stallTimeoutMs ? { stallTimeoutMs: extra.stallTimeoutMs } : {}),
     ...(extra.maxReads ? { maxReads: extra.maxReads } : {}),
+    ...(extra.idleCloseMs ? { idleCloseMs: extra.idleCloseMs } : {}),
   });
 }
 
@@ -241,6 +243,23 @@ test('reads take one connection each from a bounded pool: one more waits until o
     await assert.rejects(z, /stop waiting/);
     await Promise.all([drain(x), drain(y)]);
     assert.equal((await drain(await t.read(path, { offset: 100, end: 200 }))).length, 100);
+  } finally {
+    await t.close();
+  }
+});
+
+test('connections nobody uses are closed (a shared box limits them), and the next call opens one', { skip }, async () => {
+  const path = join(ftpd.root, 'idle.bin');
+  writeRandomFile(path, 100_000);
+  const before = ftpd.sessionCount();
+  const t = transport({ idleCloseMs: 500 });
+  try {
+    assert.equal((await t.stat(path)).size, 100_000);
+    assert.equal((await drain(await t.read(path, { offset: 0, end: 100_000 }))).length, 100_000);
+    assert.ok(ftpd.sessionCount() > before, 'a listing and a read connection on the server');
+    await waitUntil(() => ftpd.sessionCount() <= before, 10_000, () => `both idle connections closed (${ftpd.sessionCount()} session processes, ${before} before)`);
+    assert.equal((await t.list(ftpd.root)).some((e) => e.name === 'idle.bin'), true, 'the next call connects again');
+    assert.equal((await drain(await t.read(path, { offset: 99_000, end: 100_000 }))).length, 1000);
   } finally {
     await t.close();
   }

@@ -58,6 +58,7 @@ interface Conn {
   home: string;
   dropped: boolean;
   idleTimer?: NodeJS.Timeout;
+  lastUsed: number;
 }
 
 const IDLE_CLOSE_MS = 5 * 60_000;
@@ -249,11 +250,26 @@ export class FtpsTransport implements FileTransport {
         throw this.mapError(err, operation, path);
       } finally {
         if (onAbort) signal!.removeEventListener('abort', onAbort);
+        this.idleMeta(conn);
       }
     };
     const result = this.metaQueue.then(run, run);
     this.metaQueue = result.catch(() => undefined);
     return result;
+  }
+
+  /** The listing connection is closed when unused for idleCloseMs (shared boxes limit connections); the next call opens one. */
+  private idleMeta(conn: Conn): void {
+    clearTimeout(conn.idleTimer);
+    if (conn.dropped) return;
+    conn.lastUsed = performance.now();
+    conn.idleTimer = setTimeout(() => {
+      void this.metaQueue.then(() => {
+        // Only if nothing used it meanwhile (each call restarts the timer).
+        if (performance.now() - conn.lastUsed >= this.idleCloseMs - 50) this.drop(conn);
+      });
+    }, this.idleCloseMs);
+    conn.idleTimer.unref?.();
   }
 
   private metaConn(signal?: AbortSignal): Promise<Conn> {
@@ -435,7 +451,8 @@ export class FtpsTransport implements FileTransport {
     const operation = `${this.opts.scheme} connect`;
     if (this.closed) throw new NetworkError(`${this.describe}: closed`, { operation });
     const { host, port, username, settings } = this.opts;
-    // The timeout is basic-ftp's: control socket silence during a command, and no transfer progress.
+    // The stall timeout is basic-ftp's, held by the context: control socket silence during a
+    // command, and a transfer that makes no progress while we are ready for bytes.
     const client = new Client(this.stallTimeoutMs);
     const ctx = new CheckedContext(this.stallTimeoutMs);
     (client as unknown as { ftp: CheckedContext }).ftp = ctx;
@@ -469,7 +486,7 @@ export class FtpsTransport implements FileTransport {
       stage = 'setup';
       await client.useDefaultSettings();
       const home = await client.pwd();
-      return { client, ctx, home, dropped: false };
+      return { client, ctx, home, dropped: false, lastUsed: performance.now() };
     } catch (err) {
       client.close();
       this.clients.delete(client);
