@@ -10,6 +10,9 @@ import { formatSeedboxUrl, parseFtpUrl } from '../../src/transfers/transports/ur
 import { normalizeCertFingerprint } from '../../src/transfers/transports/ftps-settings';
 import { parseListTime } from '../../src/transfers/transports/ftps-entries';
 import { configError, load } from '../helpers/config';
+import { filesTransport } from '../../src/transfers/sources/create';
+import { createClient } from '../../src/transfers/clients/create';
+import { FtpsTransport } from '../../src/transfers/transports/ftps';
 
 const FP = 'D4:CC:A3:B4:33:63:87:BB:5A:AD:95:F1:02:85:90:95:DE:AF:79:B2:55:D7:E6:F4:45:A5:1A:2B:CE:F0:34:C2';
 
@@ -78,4 +81,21 @@ test('LIST times: the last six months with a time, older ones with a year, taken
   assert.equal(parseListTime('Dec 25 10:00', now), Date.UTC(2025, 11, 25, 10, 0), 'ahead of now: last year');
   assert.equal(parseListTime('Jan  5  2024', now), Date.UTC(2024, 0, 5));
   assert.equal(parseListTime('nonsense', now), 0);
+});
+
+test('FILES_FROM=ftps:// and LOCAL_SEEDBOX_DIR=ftps:// are read through the FTPS transport (no connection until a call)', async () => {
+  const files = filesTransport(load({ FILES_FROM: 'ftps://me@box:2121/srv/data', FTP_PASSWORD: 'x' }));
+  assert.ok(files.transport instanceof FtpsTransport);
+  assert.equal(files.transport.describe, 'ftps me@box:2121');
+  assert.equal(files.transportRoot, '/srv/data');
+  assert.equal(files.asReported, false);
+  const bare = filesTransport(load({ FILES_FROM: 'ftps://me@box', FTP_PASSWORD: 'x' }));
+  assert.equal(bare.asReported, true, 'no path: the paths the client reports, as they are');
+  await files.transport.close();
+  await bare.transport.close();
+  // Port 9 on loopback refuses at once: the folder source's check names the plain FTP transport.
+  const client = createClient(load({ LOCAL_SEEDBOX_DIR: 'ftp://me@127.0.0.1:9/done', FTP_PASSWORD: 'x', FTP_INSECURE: '1' }));
+  const check = await client.check!(AbortSignal.timeout(10_000)).then(() => 'ok', (err: Error) => err.message);
+  assert.equal(check, 'ftp me@127.0.0.1:9: cannot connect (ECONNREFUSED)');
+  await client.close?.();
 });

@@ -203,7 +203,8 @@ export class FtpsTransport implements FileTransport {
       (err: unknown) => {
         settled = true;
         signal?.removeEventListener('abort', onAbort);
-        this.releaseReader(conn, false);
+        // A server's answer (550: no such file) leaves the connection usable; anything else does not.
+        this.releaseReader(conn, err instanceof FTPError && !stoppedByUs);
         if (stoppedByUs && (complete || out.destroyed)) return;
         const mapped = this.mapError(err, operation, path);
         if (started) started(mapped);
