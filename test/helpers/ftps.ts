@@ -10,7 +10,6 @@
 // be stopped and started again on the same port (a dropped seedbox), and its
 // session processes paused with SIGSTOP (a stalled one).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -53,16 +52,25 @@ export interface Vsftpd {
   close(): Promise<void>;
 }
 
-/** The test user, made once per machine; its password is set anew for each server. */
+/**
+ * The test user's password. One fixed value, not one per server: test files run two at a
+ * time, each with its own vsftpd, and a second `chpasswd` with another password would lock
+ * the first file's server out. The user has no shell, and vsftpd listens on loopback only.
+ */
+const FTP_PASSWORD = 'harvester-ftp-test-Pw7';
+
+/** The test user, made once per machine (two test files may try at once). */
 function ensureUser(password: string): void {
-  if (spawnSync('id', ['-u', FTP_USER], { stdio: 'ignore' }).status !== 0) {
-    execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', FTP_USER]);
+  const exists = (): boolean => spawnSync('id', ['-u', FTP_USER], { stdio: 'ignore' }).status === 0;
+  if (!exists()) {
+    const made = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', FTP_USER], { encoding: 'utf8' });
+    if (made.status !== 0 && !exists()) throw new Error(`useradd ${FTP_USER} failed: ${made.stderr}`);
   }
   execFileSync('chpasswd', { input: `${FTP_USER}:${password}\n` });
 }
 
 export async function startVsftpd(): Promise<Vsftpd> {
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const password = FTP_PASSWORD;
   ensureUser(password);
   const dir = tempDir('harvester-vsftpd-');
   // mkdtemp makes 0700: the FTP user must be able to walk into the served tree.
