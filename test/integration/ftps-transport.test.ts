@@ -14,6 +14,9 @@ import { waitUntil } from '../helpers';
 import { ftpsSkip, startVsftpd, type Vsftpd } from '../helpers/ftps';
 import { FtpsTransport, type FtpSettings } from '../../src/transfers/transports/ftps';
 import { isClientError, TimeoutError } from '../../src/transfers/clients/errors';
+import { CheckedContext, DataCertificateError } from '../../src/transfers/transports/ftps-context';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
 
 const MiB = 1024 * 1024;
 const skip = ftpsSkip();
@@ -262,5 +265,34 @@ test('connections nobody uses are closed (a shared box limits them), and the nex
     assert.equal((await drain(await t.read(path, { offset: 99_000, end: 100_000 }))).length, 1000);
   } finally {
     await t.close();
+  }
+});
+
+test('a data connection that shows another certificate than the control connection is destroyed before a byte is read', { skip }, async () => {
+  // A TLS server with the vsftpd's certificate, standing in for a data connection.
+  const server = createTlsServer({ cert: readFileSync(join(ftpd.dir, 'cert.pem')), key: readFileSync(join(ftpd.dir, 'key.pem')) }, (s) => s.end('data bytes'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const open = (expected: string): Promise<{ error?: Error; data: string }> => {
+    const ctx = new CheckedContext(5000);
+    ctx.expectedFingerprint = expected;
+    const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    ctx.dataSocket = socket;
+    let data = '';
+    return new Promise((resolve) => {
+      socket.on('data', (d: Buffer) => { data += d.toString(); });
+      socket.once('error', (error) => resolve({ error, data }));
+      socket.once('close', () => resolve({ data }));
+    }).finally(() => ctx.close()) as Promise<{ error?: Error; data: string }>;
+  };
+  try {
+    const same = await open(ftpd.fingerprint);
+    assert.equal(same.data, 'data bytes', 'the same certificate: the data is read');
+    const other = await open('AB:'.repeat(31) + 'AB');
+    assert.ok(other.error instanceof DataCertificateError, `refused, got ${String(other.error)}`);
+    assert.ok(other.error.message.includes(ftpd.fingerprint), 'the certificate seen is named');
+    assert.equal(other.data, '', 'no byte of it read');
+  } finally {
+    server.close();
   }
 });
