@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ev, removeDir, runCli, tempDir, waitUntil, type CliRun } from '../helpers';
 import { listFiles, sha256File, writeRandomFile } from '../helpers/files';
 import { ftpsSkip, startVsftpd, type Vsftpd } from '../helpers/ftps';
+import { startFakeArr } from '../fakes/arr-server';
 
 const MiB = 1024 * 1024;
 const skip = ftpsSkip();
@@ -219,6 +220,29 @@ test('harvester check names the transport: host, the pinned certificate, a test 
     assert.ok(out.includes(`ftps ${ftpd.user}@127.0.0.1:${ftpd.port}, TLS certificate SHA-256 ${ftpd.fingerprint} (pinned by FTP_CERT_FINGERPRINT); folder ${s.box}: 2 entries`), out);
     assert.ok(!out.includes(ftpd.password));
   } finally {
+    removeDir(s.dir);
+  }
+});
+
+test('SEED_RATIO=0 deletes the imported entry on the seedbox over FTP (DELE, RMD), and only that one', { skip }, async () => {
+  const s = setup('seed');
+  writeRandomFile(join(s.box, 'Imported.Show', 'e01.mkv'), 2 * MiB);
+  writeRandomFile(join(s.box, 'Imported.Show', 'Subs', 'en.srt'), 100);
+  writeRandomFile(join(s.box, 'Not.Imported.mkv'), 1 * MiB);
+  ftpd.share(s.box); // the FTP user may delete what the test wrote as root
+  const sonarr = await startFakeArr({ kind: 'sonarr' });
+  sonarr.addRecord({ eventType: 'downloadFolderImported', droppedPath: join(s.downloads, 'Imported.Show'), sourceTitle: 'Imported.Show' });
+  const run = daemon(s, { SEED_RATIO: '0', SONARR_BASE_URL: sonarr.url, SONARR_API_KEY: sonarr.apiKey });
+  try {
+    await waitUntil(() => run.lines.filter(ev('download.finished')).length === 2, 60_000, 'both downloaded');
+    await waitUntil(() => !existsSync(join(s.box, 'Imported.Show')), 60_000, () => `the imported entry removed from the seedbox; log: ${JSON.stringify(run.lines.slice(-5))}`);
+    assert.ok(existsSync(join(s.box, 'Not.Imported.mkv')), 'the entry no *arr imported stays on the seedbox');
+    assert.ok(existsSync(join(s.downloads, 'Imported.Show', 'e01.mkv')), 'the local copy stays');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  } finally {
+    run.child.kill('SIGKILL');
+    await sonarr.close();
     removeDir(s.dir);
   }
 });
