@@ -7,7 +7,7 @@
 // and writes bench/RESULTS.md. Each figure is the median of several runs with
 // their min and max. See bench/README.md for the method and the findings.
 import { spawnSync } from 'node:child_process';
-import { cpSync, createReadStream, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,6 +62,13 @@ const loadAtStart = load();
 
 function progress(msg: string): void {
   process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s, load ${load()}] ${msg}\n`);
+}
+
+/** The FTPS figures, measured apart by bench/ftps.ts (it needs vsftpd, lftp and root), kept in RESULTS.md. */
+function ftpsSection(): string {
+  const file = join(ROOT, 'bench', 'FTPS.md');
+  if (!existsSync(file)) return '';
+  return `\n## FTPS transport (bench/ftps.ts, run apart)\n\n${readFileSync(file, 'utf8').replace(/^# .*\n+/, '')}`;
 }
 
 /** One child; a failure is retried once (the machine is shared) and noted in RESULTS.md. */
@@ -543,7 +550,7 @@ ${table(rows)}
 ${limits.length ? `## Targets missed: what limits them\n\n${limits.join('\n\n')}\n\n` : ''}## Runs
 
 ${details.join('\n')}
-${failures.length ? `\n## Failures (retried)\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : ''}`;
+${failures.length ? `\n## Failures (retried)\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : ''}${ftpsSection()}`;
   writeFileSync(outFile, text);
   progress(`wrote ${relative(process.cwd(), outFile)}`);
 }

@@ -16,7 +16,8 @@ import { createClient } from './transfers/clients/create';
 import { sourceTraits } from './transfers/sources/traits';
 import { isClientError } from './transfers/clients/errors';
 import { loadCredentials, loadHostKeyPolicy } from './transfers/transports/sftp-settings';
-import { formatSftpUrl } from './transfers/transports/url';
+import { formatSeedboxUrl } from './transfers/transports/url';
+import { createLogger } from './log';
 
 export const WORKERS_DIR = resolve(__dirname, '../workers');
 
@@ -53,6 +54,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && sourceTraits(config.downloadClient).seedboxIsLocalFolder ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
+  warnPlainFtp(config);
   if (config.localSeedboxUrl || TORRENT_CLIENTS.has(config.downloadClient)) await checkSeedboxAtStart(config);
   let store: SqliteStore;
   try {
@@ -69,10 +71,18 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   return { loops: daemonLoops(config), logLevel: config.logLevel, onEvent: alertOnGiveUp(config), redact: DAEMON_REDACT_PATHS };
 }
 
+/** Plain FTP (FTP_INSECURE=1) is said at every start, in the log, not only by `harvester check`. */
+function warnPlainFtp(config: Config): void {
+  const lines = config.warnings.filter((w) => w.includes('(FTP_INSECURE=1)'));
+  if (lines.length === 0) return;
+  const log = createLogger({ redact: DAEMON_REDACT_PATHS });
+  for (const message of lines) log.warn({ event: 'config.warning', variable: message.split(' ')[0] }, message);
+}
+
 /**
- * A seedbox reached over SFTP is tried once before any thread starts: a key
+ * A seedbox reached over SFTP or FTPS is tried once before any thread starts: a key
  * file that is missing or needs a passphrase, a refused login, an unknown or
- * changed host key, an unreachable host or a missing folder stop start-up
+ * changed host key (or TLS certificate), an unreachable host or a missing folder stop start-up
  * with one line (exit 1), instead of a loop that fails every poll.
  */
 /** The seedboxes whose torrent client is reached through CLIENT_URL. */
@@ -81,9 +91,9 @@ const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmissio
 async function checkSeedboxAtStart(config: Config): Promise<void> {
   // A torrent client (CLIENT_URL) is tried the same way: a wrong password or a client that is not there is one line.
   const variable = config.localSeedboxUrl ? 'LOCAL_SEEDBOX_DIR' : 'CLIENT_URL';
-  const shown = config.localSeedboxUrl ? formatSftpUrl(config.localSeedboxUrl) : `(${config.downloadClient})`;
+  const shown = config.localSeedboxUrl ? formatSeedboxUrl(config.localSeedboxUrl) : `(${config.downloadClient})`;
   try {
-    if (config.localSeedboxUrl || config.filesFrom.kind === 'sftp') {
+    if (config.localSeedboxUrl?.scheme === 'sftp' || config.filesFrom.kind === 'sftp') {
       loadCredentials(config.sftp);
       loadHostKeyPolicy(config.sftp);
     }

@@ -3,7 +3,8 @@ import type { Config } from '../config';
 import { LocalClient } from './local';
 import { RemoteFolderClient } from './local-remote';
 import { SftpTransport } from '../transports/sftp';
-import { formatSftpUrl } from '../transports/url';
+import { FtpsTransport } from '../transports/ftps';
+import { formatSeedboxUrl } from '../transports/url';
 import { PutioClient } from './putio';
 import type { DownloadClient } from './types';
 import { createTorrentClientSeedbox } from '../sources/create';
@@ -13,9 +14,13 @@ export function createClient(config: Config): DownloadClient {
     case 'local': {
       const url = config.localSeedboxUrl;
       if (!url) return new LocalClient({ seedboxDir: config.localSeedboxDir!, label: config.targetLabel });
-      // The folder source over SFTP: the same rules, through the File Transport.
-      const transport = new SftpTransport({ username: url.username, host: url.host, port: url.port, settings: config.sftp });
-      return new RemoteFolderClient({ transport, root: url.path, label: config.targetLabel, shown: formatSftpUrl(url) });
+      // The folder source over SFTP or FTPS: the same rules, through the File Transport.
+      const transport =
+        url.scheme === 'sftp'
+          ? new SftpTransport({ username: url.username, host: url.host, port: url.port, settings: config.sftp })
+          : // One FTP connection per parallel file (FTP has one transfer per connection), and one for listings.
+            new FtpsTransport({ scheme: url.scheme, username: url.username, host: url.host, port: url.port, settings: config.ftp, maxReads: config.maxParallel });
+      return new RemoteFolderClient({ transport, root: url.path, label: config.targetLabel, shown: formatSeedboxUrl(url) });
     }
     case 'putio':
       return new PutioClient({

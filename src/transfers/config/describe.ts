@@ -2,7 +2,7 @@
 // `harvester check` (describeConfig, URLs through maskUrl), and every secret
 // string for log redaction and leak tests (secretValues).
 import { formatDuration, formatSize } from '../units';
-import { formatSftpUrl } from '../transports/url';
+import { formatSeedboxUrl } from '../transports/url';
 import type { Config } from './types';
 import { formatBindAddress } from './bind';
 import { formatRule } from '../exclude';
@@ -46,7 +46,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
   return {
     DOWNLOAD_CLIENT: cfg.downloadClient,
     DOWNLOAD_DIR: cfg.downloadDir,
-    LOCAL_SEEDBOX_DIR: cfg.localSeedboxUrl ? formatSftpUrl(cfg.localSeedboxUrl) : cfg.localSeedboxDir,
+    LOCAL_SEEDBOX_DIR: cfg.localSeedboxUrl ? formatSeedboxUrl(cfg.localSeedboxUrl) : cfg.localSeedboxDir,
     DB_PATH: cfg.dbPath,
     TARGET_LABEL: cfg.targetLabel,
     KEEP_DOWNLOADED_FOR: never(cfg.keepDownloadedForMs),
@@ -98,8 +98,11 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     SFTP_KNOWN_HOSTS: cfg.sftp.knownHosts,
     SFTP_HOST_KEY: cfg.sftp.hostKey,
     EXCLUDE: cfg.exclude.map(formatRule).join(','),
-    FILES_FROM: cfg.filesFromVariable === null ? null : cfg.filesFrom.kind === 'path' ? cfg.filesFrom.dir : cfg.filesFrom.kind === 'http' ? maskUrl(cfg.filesFrom.url) : formatSftpUrl(cfg.filesFrom.url),
+    FILES_FROM: cfg.filesFromVariable === null ? null : cfg.filesFrom.kind === 'path' ? cfg.filesFrom.dir : cfg.filesFrom.kind === 'http' ? maskUrl(cfg.filesFrom.url) : formatSeedboxUrl(cfg.filesFrom.url),
     FILES_REMOTE_ROOT: cfg.filesRemoteRoot,
+    FTP_PASSWORD: masked(cfg.ftp.password),
+    FTP_CERT_FINGERPRINT: cfg.ftp.certFingerprint,
+    FTP_INSECURE: cfg.ftp.insecure ? 1 : null,
   };
 }
 
@@ -124,6 +127,7 @@ export function secretValues(cfg: Config): string[] {
   add(cfg.arrWebhookToken);
   add(cfg.sftp.password);
   add(cfg.sftp.passphrase);
+  add(cfg.ftp.password);
   for (const webhook of [cfg.discordWebhookUrl, cfg.webhookUrl]) {
     if (!webhook) continue;
     add(webhook);

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { ConfigError, quote } from '../config-error';
 import { formatDuration, parseDuration } from '../units';
-import { looksLikeUrl, parseSftpUrl, type SftpUrl } from '../transports/url';
+import { looksLikeUrl, parseFtpUrl, parseSeedboxUrl, parseSftpUrl, type FtpUrl, type SeedboxUrl, type SftpUrl } from '../transports/url';
+import { normalizeCertFingerprint } from '../transports/ftps-settings';
 import { normalizeFingerprint } from '../transports/known-hosts';
 import { parseBindAddress } from './bind';
 import { ExcludePatternError, parseExclude, type ExcludeRule } from '../exclude';
@@ -102,23 +103,24 @@ export const localPath = z
     return text;
   });
 
-// --- the seedbox's folder and the SFTP File Transport (DESIGN.md 7) ---------
+// --- the seedbox's folder and the SFTP and FTPS File Transports (DESIGN.md 7) ---
 
 /**
- * LOCAL_SEEDBOX_DIR: a folder, or an `sftp://user@host[:port]/path` URL. A
- * value shaped like a URL of another scheme (`sfpt://`, `ftp://`, `http://`)
+ * LOCAL_SEEDBOX_DIR: a folder, or an `sftp://` / `ftps://user@host[:port]/path`
+ * URL (`ftp://` too; settle.ts allows it only with FTP_INSECURE=1). A
+ * value shaped like a URL of another scheme (`sfpt://`, `ftsp://`, `http://`)
  * is an error: taken as a folder it would be created here, empty, and nothing
  * would ever download. The value is not quoted (a URL may carry a password).
  */
 export const seedboxDir = z
   .string()
   .optional()
-  .transform((text, ctx): { dir: string } | { url: SftpUrl } | undefined => {
+  .transform((text, ctx): { dir: string } | { url: SeedboxUrl } | undefined => {
     if (text === undefined) return undefined;
     if (text.includes('\0')) return fail(ctx, 'contains a NUL byte');
     if (!looksLikeUrl(text)) return { dir: text };
     try {
-      return { url: parseSftpUrl(text) };
+      return { url: parseSeedboxUrl(text) };
     } catch (err) {
       return fail(ctx, (err as Error).message);
     }
@@ -141,8 +143,8 @@ export const clientUrl = z
     return text.trim();
   });
 
-/** Where a torrent client's files are read (FILES_FROM): a folder here (a mount), or an sftp:// or http(s):// URL. */
-export type FilesFrom = { kind: 'path'; dir: string } | { kind: 'sftp'; url: SftpUrl } | { kind: 'http'; url: string };
+/** Where a torrent client's files are read (FILES_FROM): a folder here (a mount), or an sftp://, ftps:// (ftp://) or http(s):// URL. */
+export type FilesFrom = { kind: 'path'; dir: string } | { kind: 'sftp'; url: SftpUrl } | { kind: 'ftps'; url: FtpUrl } | { kind: 'http'; url: string };
 
 export const filesFrom = z
   .string()
@@ -161,6 +163,7 @@ export const filesFrom = z
       return { kind: 'http', url: text.trim().replace(/\/+$/, '') };
     }
     try {
+      if (scheme === 'ftps' || scheme === 'ftp') return { kind: 'ftps', url: parseFtpUrl(text) };
       return { kind: 'sftp', url: parseSftpUrl(text) };
     } catch (err) {
       return fail(ctx, (err as Error).message.replace('(use sftp://', '(use http(s)://host/path, sftp://'));
@@ -176,6 +179,30 @@ export const remoteFolder = z
     const t = text.trim();
     if (!t.startsWith('/') || t.includes('\0') || t.split('/').includes('..')) return fail(ctx, 'must be an absolute folder on the seedbox, without .. (e.g. /home/me/downloads)');
     return t.length > 1 ? t.replace(/\/+$/, '') : t;
+  });
+
+/** FTP_CERT_FINGERPRINT: the SHA-256 of the server's certificate, `AA:BB:..` or plain hex, any case. */
+export const certFingerprint = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return undefined;
+    return (
+      normalizeCertFingerprint(text) ??
+      fail(ctx, 'is not a SHA-256 certificate fingerprint (64 hex digits, `AA:BB:..` as `openssl x509 -noout -fingerprint -sha256` prints it)')
+    );
+  });
+
+/** A switch: 1/true/yes/on or 0/false/no/off (empty is off). */
+export const flag = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const t = text.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+    if (['', '0', 'false', 'no', 'off'].includes(t)) return false;
+    return fail(ctx, `${quote(text)} is not a switch (use 1 or 0)`);
   });
 
 export const hostKeyFingerprint = z

@@ -6,11 +6,13 @@ import { parseRate, parseSize } from '../units';
 import { LOG_LEVELS } from './types';
 import {
   bindAddress,
+  certFingerprint,
   clientUrl,
   filesFrom,
   remoteFolder,
   durationOrNever,
   excludePatterns,
+  flag,
   hostKeyFingerprint,
   httpUrl,
   integer,
@@ -93,6 +95,10 @@ export const envSchema = z.object({
   FILES_REMOTE_ROOT: remoteFolder,
   // EXCLUDE: files of a transfer never downloaded (issue 21).
   EXCLUDE: excludePatterns,
+  // The FTPS File Transport (DESIGN.md 7).
+  FTP_PASSWORD: secret,
+  FTP_CERT_FINGERPRINT: certFingerprint,
+  FTP_INSECURE: flag,
 });
 
 export type Env = z.output<typeof envSchema>;

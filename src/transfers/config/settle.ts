@@ -4,6 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { SftpSettings } from '../transports/sftp-settings';
+import type { FtpUrl } from '../transports/url';
 import { isLoopbackAddress as isLoopback } from '../net/host';
 import type { ArrConfig, Config } from './types';
 import type { FilesFrom } from './fields';
@@ -28,7 +29,7 @@ function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
 /** The torrent clients read through CLIENT_URL, their files through FILES_FROM. */
 const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
 
-/** An sftp:// folder is listed every minute by default: one SFTP listing is cheap, and no API rate limit applies. */
+/** An sftp:// or ftps:// folder is listed every minute by default: one listing is cheap, and no API rate limit applies. */
 const SFTP_FOLDER_POLL_MS = 60_000;
 
 /** Defaults that depend on other variables, and the rules that tie variables together. */
@@ -91,7 +92,21 @@ export function settle(e: Env, cwd: string): Config {
 
   const seedboxUrl = e.LOCAL_SEEDBOX_DIR && 'url' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.url : null;
   if (seedboxUrl && client !== 'local') {
-    problems.push({ variable: 'LOCAL_SEEDBOX_DIR', problem: `an sftp:// folder is the local client's seedbox: set DOWNLOAD_CLIENT=local (or leave it unset)` });
+    problems.push({ variable: 'LOCAL_SEEDBOX_DIR', problem: `an ${seedboxUrl.scheme}:// folder is the local client's seedbox: set DOWNLOAD_CLIENT=local (or leave it unset)` });
+  }
+  // FTPS: plain ftp:// only when asked for by name, and a password for any login but anonymous.
+  const ftpUses: Array<[string, FtpUrl]> = [];
+  if (seedboxUrl && seedboxUrl.scheme !== 'sftp') ftpUses.push(['LOCAL_SEEDBOX_DIR', seedboxUrl]);
+  if (e.FILES_FROM?.kind === 'ftps') ftpUses.push(['FILES_FROM', e.FILES_FROM.url]);
+  for (const [variable, url] of ftpUses) {
+    if (url.scheme === 'ftp' && !e.FTP_INSECURE) {
+      problems.push({ variable, problem: 'is a plain ftp:// URL: the password and the files would cross the network unencrypted; use ftps://, or set FTP_INSECURE=1 to allow it' });
+    } else if (url.scheme === 'ftp') {
+      warnings.push(`${variable} is plain ftp:// (FTP_INSECURE=1): the FTP password and the files cross the network unencrypted`);
+    }
+    if (!e.FTP_PASSWORD && !/^(anonymous|ftp)$/i.test(url.username)) {
+      problems.push({ variable: 'FTP_PASSWORD', problem: `is required when ${variable} is an ${url.scheme}:// URL (the password of ${url.username})` });
+    }
   }
 
   if (problems.length > 0) throw toError(problems);
@@ -114,6 +129,7 @@ export function settle(e: Env, cwd: string): Config {
     localSeedboxDir: seedboxUrl ? null : abs(e.LOCAL_SEEDBOX_DIR && 'dir' in e.LOCAL_SEEDBOX_DIR ? e.LOCAL_SEEDBOX_DIR.dir : './data/seedbox'),
     localSeedboxUrl: seedboxUrl,
     sftp: sftpSettings(e, abs),
+    ftp: { password: e.FTP_PASSWORD ?? null, certFingerprint: e.FTP_CERT_FINGERPRINT ?? null, insecure: e.FTP_INSECURE ?? false },
     dbPath: abs(e.DB_PATH ?? './data/harvester.db'),
     targetLabel: e.TARGET_LABEL ?? '',
     keepDownloadedForMs: e.KEEP_DOWNLOADED_FOR === undefined ? 24 * 3_600_000 : e.KEEP_DOWNLOADED_FOR,

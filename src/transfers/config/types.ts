@@ -2,7 +2,8 @@
 // and the lists of variable names other modules share (log levels, secrets,
 // secrets that may come from a file).
 import type { ClientKind } from '../model';
-import type { SftpUrl } from '../transports/url';
+import type { SeedboxUrl } from '../transports/url';
+import type { FtpSettings } from '../transports/ftps-settings';
 import type { SftpSettings } from '../transports/sftp-settings';
 import type { FilesFrom } from './fields';
 import type { ExcludeRule } from '../exclude';
@@ -26,8 +27,8 @@ export interface Config {
   downloadDir: string;
   /** Absolute. The `local` client's seedbox folder; null when LOCAL_SEEDBOX_DIR is a URL (localSeedboxUrl). */
   localSeedboxDir: string | null;
-  /** LOCAL_SEEDBOX_DIR=sftp://...: the folder source over SFTP (DESIGN.md 7). */
-  localSeedboxUrl: SftpUrl | null;
+  /** LOCAL_SEEDBOX_DIR=sftp://... or ftps://...: the folder source over SFTP or FTPS (DESIGN.md 7). */
+  localSeedboxUrl: SeedboxUrl | null;
   /** SFTP_*: how the SFTP File Transport logs in and which host key it trusts. */
   sftp: SftpSettings;
   /** Absolute. */
@@ -98,6 +99,8 @@ export interface Config {
   filesRemoteRoot: string | null;
   /** EXCLUDE: the files of a transfer never downloaded (exclude.ts); [] with `EXCLUDE=`. */
   exclude: ExcludeRule[];
+  /** FTP_*: how the FTPS File Transport logs in and which certificate it trusts. */
+  ftp: FtpSettings;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
@@ -118,6 +121,7 @@ export const SECRET_VARIABLES = [
   'SFTP_PASSWORD',
   'SFTP_PASSPHRASE',
   'CLIENT_PASSWORD',
+  'FTP_PASSWORD',
 ] as const;
 
 /** Variables whose value may instead come from the file named by `<NAME>_FILE` (files.ts). */

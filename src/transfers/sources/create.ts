@@ -13,6 +13,7 @@ import type { ClientKind } from '../model';
 import { HttpTransport } from '../transports/http';
 import { MountTransport } from '../transports/mount';
 import { SftpTransport } from '../transports/sftp';
+import { FtpsTransport } from '../transports/ftps';
 import type { FileTransport } from '../transports/types';
 import { QbittorrentSource } from './qbittorrent';
 import { RtorrentSource } from './rtorrent';
@@ -34,7 +35,7 @@ export function createTorrentClientSeedbox(config: Config): DownloadClient {
   const make = SOURCES[config.downloadClient];
   if (!make) throw new Error(`DOWNLOAD_CLIENT=${config.downloadClient} has no Transfer Source in this build`);
   const { transport, transportRoot, asReported } = filesTransport(config);
-  // An sftp:// URL without a path reads the paths the client reports, as they are.
+  // An sftp:// or ftps:// URL without a path reads the paths the client reports, as they are.
   const remoteRoot = config.filesRemoteRoot ?? (asReported ? null : undefined);
   return new SourceSeedbox({ source: make(config), transport, root: { remoteRoot, transportRoot } });
 }
@@ -60,6 +61,11 @@ export function filesTransport(config: Config): { transport: FileTransport; tran
     case 'sftp': {
       const u = from.url;
       const transport = new SftpTransport({ username: u.username, host: u.host, port: u.port, settings: config.sftp });
+      return { transport, transportRoot: u.path === '.' ? '/' : u.path, asReported: u.path === '.' };
+    }
+    case 'ftps': {
+      const u = from.url;
+      const transport = new FtpsTransport({ scheme: u.scheme, username: u.username, host: u.host, port: u.port, settings: config.ftp, maxReads: config.maxParallel });
       return { transport, transportRoot: u.path === '.' ? '/' : u.path, asReported: u.path === '.' };
     }
     case 'http': {
