@@ -1,5 +1,8 @@
 // `npm run bench [-- --quick] [-- --only=spawn,restart,fleet,lateness,logs,download-local,download-http,verify,rate-cap] [-- --out=FILE]`
-// (`--only=download` selects download-local, download-http and rate-cap.)
+// (`--only=download` selects download-local, download-http and rate-cap; `--only=link` the
+// link-model and SFTP figures of bench/link-figures.ts: link-http, link-sftp, link-season,
+// link-line, link-resume, cpu-http, sftp-loopback. Figure names may also be given bare:
+// `node dist/bench/run.js link-http`.)
 //
 // Runs every figure of the benchmark issue against its peer,
 // each measured thing in a fresh child process (bench/scenarios/*), harvester
@@ -7,7 +10,7 @@
 // and writes bench/RESULTS.md. Each figure is the median of several runs with
 // their min and max. See bench/README.md for the method and the findings.
 import { spawnSync } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,12 +21,14 @@ import { median, percentile, summarize } from './lib/stats';
 import { equal, makeSet, MIXED, MiB, saveSet, type DataSet, type Group } from './lib/dataset';
 import type { DownloadResult } from './scenarios/download';
 import type { VerifyResult } from './scenarios/verify';
+import { LINK_FIGURES, linkRan, linkSection, spliceSection, startLinkFigures, type LinkContext } from './link-figures';
 
 const ROOT = join(__dirname, '..', '..');
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const ALIASES: Record<string, string[]> = { download: ['download-local', 'download-http', 'rate-cap'] };
-const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').flatMap((n) => ALIASES[n] ?? [n]);
+const ALIASES: Record<string, string[]> = { download: ['download-local', 'download-http', 'rate-cap'], link: Object.keys(LINK_FIGURES) };
+const named = [...(argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',') ?? []), ...argv.filter((a) => !a.startsWith('--'))];
+const only = named.length ? named.flatMap((n) => ALIASES[n] ?? [n]) : undefined;
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? join(ROOT, 'bench', 'RESULTS.md');
 
 const CFG = quick
@@ -340,17 +345,22 @@ async function logsFigure(): Promise<void> {
 let dataRoot: string | undefined;
 const sets = new Map<string, { set: DataSet; manifest: string }>();
 
+/** The folder of this run's sets, made on first use and removed at exit. */
+function root(): string {
+  if (!dataRoot) {
+    dataRoot = mkdtempSync(join(tmpdir(), 'harvester-bench-data-'));
+    const made = dataRoot;
+    process.on('exit', () => rmSync(made, { recursive: true, force: true }));
+  }
+  return dataRoot;
+}
+
 /** The named set, made on first use (sizes and bytes from `seed`). */
 function dataSet(name: string, mib: number, groups: Group[], seed: number): { set: DataSet; manifest: string } {
   let s = sets.get(name);
   if (s) return s;
-  if (!dataRoot) {
-    dataRoot = mkdtempSync(join(tmpdir(), 'harvester-bench-data-'));
-    const root = dataRoot;
-    process.on('exit', () => rmSync(root, { recursive: true, force: true }));
-  }
   const t0 = Date.now();
-  const set = makeSet(dataRoot, name, mib * MiB, groups, seed);
+  const set = makeSet(root(), name, mib * MiB, groups, seed);
   s = { set, manifest: saveSet(set) };
   sets.set(name, s);
   flush();
@@ -359,6 +369,23 @@ function dataSet(name: string, mib: number, groups: Group[], seed: number): { se
 }
 
 const mixedSet = (): { set: DataSet; manifest: string } => dataSet('bench-set', CFG.data.mixedMiB, MIXED, 1);
+
+/** A set alone in its own folder (`<name>.box/<name>/`), its manifest beside that folder: an SFTP folder source lists every entry. */
+function boxSet(name: string, mib: number, groups: Group[], seed: number): { set: DataSet; manifest: string } {
+  let s = sets.get(`box:${name}`);
+  if (s) return s;
+  const parent = join(root(), `${name}.box`);
+  mkdirSync(parent, { recursive: true });
+  const t0 = Date.now();
+  const set = makeSet(parent, name, mib * MiB, groups, seed);
+  s = { set, manifest: saveSet(set, join(root(), `${name}.manifest.json`)) };
+  sets.set(`box:${name}`, s);
+  flush();
+  progress(`made ${name}: ${set.files.length} files, ${fmt(set.totalBytes / MiB)} MiB in ${Date.now() - t0} ms`);
+  return s;
+}
+
+const linkContext: LinkContext = { quick, child, progress, boxSet, flush };
 
 /**
  * `sync` before every child: the source's pages are clean, and no write-back of a
@@ -512,9 +539,22 @@ async function rateCapFigure(): Promise<void> {
 const FIGURES: Record<string, () => Promise<void>> = {
   spawn: spawnFigure, restart: restartFigure, fleet: fleetFigures, lateness: latenessFigure, logs: logsFigure,
   'download-local': downloadLocalFigure, 'download-http': downloadHttpFigure, verify: verifyFigure, 'rate-cap': rateCapFigure,
+  ...Object.fromEntries(Object.entries(LINK_FIGURES).map(([name, figure]) => [name, () => {
+    startLinkFigures();
+    return figure(linkContext);
+  }])),
 };
 
+const runCommand = (): string => `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+
 function write(): void {
+  const section = linkRan() ? linkSection(runCommand()) : '';
+  // Only link-model figures: their section replaces its old self, the rest of the file stays.
+  if (rows.length === 0 && section) {
+    writeFileSync(outFile, existsSync(outFile) ? spliceSection(readFileSync(outFile, 'utf8'), section) : `# harvester benchmarks: results\n\n${section}`);
+    progress(`wrote the link-model section of ${relative(process.cwd(), outFile)}`);
+    return;
+  }
   const m = machine();
   const entry = basename(WORKER_ENTRY);
   const entryText = entry === 'worker-boot.js'
@@ -550,7 +590,7 @@ ${table(rows)}
 ${limits.length ? `## Targets missed: what limits them\n\n${limits.join('\n\n')}\n\n` : ''}## Runs
 
 ${details.join('\n')}
-${failures.length ? `\n## Failures (retried)\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : ''}${ftpsSection()}`;
+${failures.length ? `\n## Failures (retried)\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : ''}${section ? `\n${section}` : ''}${ftpsSection()}`;
   writeFileSync(outFile, text);
   progress(`wrote ${relative(process.cwd(), outFile)}`);
 }
@@ -581,7 +621,7 @@ async function main(): Promise<void> {
     await run();
   }
   write();
-  process.stdout.write(`${table(rows)}\n`);
+  if (rows.length) process.stdout.write(`${table(rows)}\n`);
 }
 
 main().catch((err: unknown) => {

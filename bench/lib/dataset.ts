@@ -104,8 +104,8 @@ export function makeSet(parent: string, name: string, totalBytes: number, groups
 /** Where a set's manifest is kept: beside its folder, so `cp -r` of the folder does not copy it. */
 export const manifestPath = (parent: string, name: string): string => join(parent, `${name}.manifest.json`);
 
-export function saveSet(set: DataSet): string {
-  const file = manifestPath(set.parent, set.name);
+/** `file`: elsewhere than beside the folder (a seedbox folder that must hold nothing but the set). */
+export function saveSet(set: DataSet, file = manifestPath(set.parent, set.name)): string {
   writeFileSync(file, JSON.stringify(set));
   return file;
 }

@@ -13,6 +13,13 @@
 // dataset manifests; transfer ids 1, 2... in that order). It sends
 // `{ port }` over IPC once listening and exits when the IPC channel closes.
 // curl fetches the same /download/:id URLs that /v2/files/:id/url hands out.
+//
+// For the link-model figures (bench/scenarios/link.ts) it is also the web
+// server of a seedbox: `/files/<set path>` serves each file (Range, HEAD) and
+// each folder as an nginx-style autoindex page, which rclone's http backend
+// and lftp's mirror read. The download URLs it hands out name the host the
+// request came to (its Host header), so behind the link-model proxy they
+// point at the proxy too.
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +39,9 @@ interface Node {
   children: number[];
 }
 
+/** Every file and folder by its path in the set (`bench-set`, `bench-set/large/L000.bin`), for /files/. */
+const byPath = new Map<string, Node>();
+
 const arg = process.argv.find((a) => a.startsWith('--manifest='))?.slice('--manifest='.length) ?? '';
 const nodes = new Map<number, Node>();
 const transfers = new Map<number, { id: number; name: string; fileId: number; size: number }>();
@@ -47,6 +57,7 @@ function add(node: Omit<Node, 'id' | 'children'>): Node {
 arg.split(',').filter(Boolean).forEach((file, i) => {
   const set = loadSet(file);
   const root = add({ name: set.name, parentId: 0, isDir: true, size: set.totalBytes, crc32: null });
+  byPath.set(set.name, root);
   const folders = new Map<string, Node>([[set.name, root]]);
   for (const f of set.files) {
     const parts = f.path.split('/');
@@ -57,10 +68,11 @@ arg.split(',').filter(Boolean).forEach((file, i) => {
       if (!dir) {
         dir = add({ name: parts[k]!, parentId: parent.id, isDir: true, size: 0, crc32: null });
         folders.set(key, dir);
+        byPath.set(key, dir);
       }
       parent = dir;
     }
-    add({ name: parts[parts.length - 1]!, parentId: parent.id, isDir: false, size: f.size, crc32: f.crc32, abs: join(set.parent, f.path), path: f.path });
+    byPath.set(f.path, add({ name: parts[parts.length - 1]!, parentId: parent.id, isDir: false, size: f.size, crc32: f.crc32, abs: join(set.parent, f.path), path: f.path }));
   }
   transfers.set(i + 1, { id: i + 1, name: set.name, fileId: root.id, size: set.totalBytes });
 });
@@ -109,7 +121,7 @@ function download(req: IncomingMessage, res: ServerResponse, n: Node | undefined
   };
   if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   res.writeHead(status, headers);
-  if (end < start) {
+  if (end < start || req.method === 'HEAD') {
     res.end();
     return;
   }
@@ -119,10 +131,37 @@ function download(req: IncomingMessage, res: ServerResponse, n: Node | undefined
   file.pipe(res);
 }
 
+const MTIME = new Date('2026-12-01T00:00:00Z');
+
+/** A folder as nginx's autoindex shows it: what rclone's http backend and lftp's mirror parse. */
+function index(res: ServerResponse, path: string, n: Node): void {
+  const rows = n.children.map((id) => {
+    const c = nodes.get(id)!;
+    const name = c.isDir ? `${c.name}/` : c.name;
+    return `<a href="${encodeURIComponent(c.name)}${c.isDir ? '/' : ''}">${name}</a>${' '.repeat(Math.max(1, 51 - name.length))}01-Dec-2026 00:00 ${String(c.isDir ? '-' : c.size).padStart(19)}`;
+  });
+  const html = `<html>\r\n<head><title>Index of /files/${path}/</title></head>\r\n<body>\r\n<h1>Index of /files/${path}/</h1><hr><pre><a href="../">../</a>\r\n${rows.join('\r\n')}\r\n</pre><hr></body>\r\n</html>\r\n`;
+  res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(html) }).end(html);
+}
+
+/** /files/<path>: the set as a web server over the seedbox's folder shows it. */
+function serveFiles(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+  const path = decodeURIComponent(pathname.slice('/files/'.length)).replace(/\/+$/, '');
+  const n = byPath.get(path);
+  if (!n) return void res.writeHead(404).end();
+  if (!n.isDir) {
+    res.setHeader('Last-Modified', MTIME.toUTCString());
+    return download(req, res, n);
+  }
+  if (!pathname.endsWith('/')) return void res.writeHead(301, { Location: `${pathname}/` }).end();
+  index(res, path, n);
+}
+
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   const parts = url.pathname.split('/').filter(Boolean);
-  if (req.method !== 'GET') return json(res, 405, { status: 'ERROR', error_type: 'MethodNotAllowed' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { status: 'ERROR', error_type: 'MethodNotAllowed' });
+  if (parts[0] === 'files') return serveFiles(req, res, url.pathname);
   if (parts[0] === 'download') return download(req, res, nodes.get(Number(parts[1])));
   if (parts[0] !== 'v2') return json(res, 404, { status: 'ERROR', error_type: 'NotFound' });
   if (parts[1] === 'transfers' && parts[2] === 'list') {
@@ -141,7 +180,8 @@ const server = createServer((req, res) => {
   if (parts[1] === 'files' && parts.length >= 3) {
     const n = nodes.get(Number(parts[2]));
     if (!n) return json(res, 404, { status: 'ERROR', error_type: 'NotFound', status_code: 404 });
-    if (parts[3] === 'url') return json(res, 200, { url: `${base}/download/${n.id}` });
+    // The host the request came to: behind the link-model proxy, the proxy.
+    if (parts[3] === 'url') return json(res, 200, { url: `http://${req.headers.host ?? base.slice('http://'.length)}/download/${n.id}` });
     if (parts.length === 3) return json(res, 200, { file: fileJson(n) });
   }
   return json(res, 404, { status: 'ERROR', error_type: 'NotFound' });

@@ -40,6 +40,8 @@ export interface Sshd {
   resumeSessions(): void;
   /** How many connections the server holds (its session processes). */
   sessionCount(): number;
+  /** What sshd wrote to stderr so far (its log, at the LogLevel given in `config`). */
+  log(): string;
   close(): Promise<void>;
 }
 
@@ -47,7 +49,11 @@ function keygen(path: string, passphrase = ''): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'harvester-test', '-f', path]);
 }
 
-export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Sshd> {
+/**
+ * `config`: sshd_config lines put before the helper's own (sshd takes the first value of a
+ * keyword), e.g. `Ciphers chacha20-poly1305@openssh.com` or `LogLevel DEBUG1` (the benchmarks).
+ */
+export async function startSshd(opts: { rsaHostKey?: boolean; config?: string[] } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   const dir = tempDir('harvester-sshd-');
   const root = join(dir, 'root');
@@ -65,6 +71,7 @@ export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Ss
   writeFileSync(
     config,
     [
+      ...(opts.config ?? []),
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
       `HostKey ${join(dir, 'host_key')}`,
@@ -170,6 +177,7 @@ export async function startSshd(opts: { rsaHostKey?: boolean } = {}): Promise<Ss
     pauseSessions: () => signalSessions('SIGSTOP'),
     resumeSessions: () => signalSessions('SIGCONT'),
     sessionCount: () => sessions().length,
+    log: () => stderr,
     close: async () => {
       await stop();
       removeDir(dir);
