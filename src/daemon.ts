@@ -5,8 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfig, ConfigError, SECRET_VARIABLES, type Config } from './transfers/config';
-import { SqliteStore } from './transfers/store/sqlite';
+import { openStore, type AnyStore } from './transfers/store/open';
 import { StoreError } from './transfers/store/errors';
+import { StoreUnreachableError } from './transfers/store/postgres-open';
+import { replicaId } from './transfers/replica';
 import { StartupError } from './supervisor/errors';
 import type { LoopSpec, SupervisorOptions } from './supervisor/options';
 import type { SupervisorEvent } from './supervisor/events';
@@ -49,19 +51,23 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     if (err instanceof ConfigError) throw new StartupError(err.message, 'configuration');
     throw err;
   }
-  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
+  for (const dir of [config.downloadDir, ...(config.dbUrl ? [] : [dirname(config.dbPath)]), ...(config.localSeedboxDir !== null && config.downloadClient === 'local' ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
   if (config.localSeedboxUrl) await checkSeedboxAtStart(config);
-  let store: SqliteStore;
+  // Made before any thread starts, so that every loop's claims carry this process's replica id.
+  replicaId(env);
+  let store: AnyStore;
   try {
-    store = new SqliteStore(config.dbPath);
+    store = await openStore(config, { migrate: true, purpose: 'start' });
   } catch (err) {
-    // StoreError messages already name DB_PATH and the file.
-    throw new StartupError(err instanceof StoreError ? err.message : `DB_PATH ${config.dbPath}: ${(err as Error).message}`, 'DB_PATH');
+    // StoreError and unreachable-server messages already name DB_PATH / DB_URL (never its password).
+    const variable = config.dbUrl ? 'DB_URL' : 'DB_PATH';
+    const known = err instanceof StoreError || err instanceof StoreUnreachableError;
+    throw new StartupError(known ? err.message : `${variable} ${config.dbUrl ? 'PostgreSQL' : config.dbPath}: ${(err as Error).message.split('\n')[0]}`, variable);
   }
   try {
-    await store.releaseAllClaims();
+    await store.releaseClaimsAtStart();
   } finally {
     await store.close();
   }
@@ -102,14 +108,11 @@ async function checkSeedboxAtStart(config: Config): Promise<void> {
 function alertOnGiveUp(config: Config): (e: SupervisorEvent) => void {
   return (e) => {
     if (e.event !== 'loop.gave-up') return;
-    let store: SqliteStore | undefined;
-    try {
-      store = new SqliteStore(config.dbPath);
-      // better-sqlite3 is synchronous underneath: the row is written before this returns.
-      void raiseAlert(store, 'alert.loop-gave-up', e.operation, `gave up after ${e.restarts} restarts in ${e.windowMs} ms`)
-        .finally(() => store?.close());
-    } catch {
-      void store?.close();
-    }
+    // SQLite is synchronous underneath: the row is written before this returns. PostgreSQL's write
+    // races the stop of the other loops, which takes longer than one INSERT.
+    void openStore(config, { migrate: false, purpose: 'alert' })
+      .then((store) => raiseAlert(store, 'alert.loop-gave-up', e.operation, `gave up after ${e.restarts} restarts in ${e.windowMs} ms`)
+        .finally(() => store.close()))
+      .catch(() => {});
   };
 }

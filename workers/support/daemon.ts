@@ -6,22 +6,24 @@ import { loadConfig, type Config } from '../../src/transfers/config';
 import { createClient } from '../../src/transfers/clients/create';
 import type { DownloadClient } from '../../src/transfers/clients/types';
 import { clearAlert } from '../../src/transfers/alerts';
-import { SqliteStore } from '../../src/transfers/store/sqlite';
+import { openStore } from '../../src/transfers/store/open';
+import { claimOwner } from '../../src/transfers/replica';
 import type { Store } from '../../src/transfers/store/store';
 
 export interface Daemon {
   config: Config;
   store: Store;
   client: DownloadClient;
-  /** Claim owner `<pid>:<loop>`: one worker per loop, so a restarted loop may take its predecessor's claims back. */
+  /** Claim owner `<replica>:<loop>`: one worker per loop, so a restarted loop may take its predecessor's claims back (and only its own). */
   owner: string;
 }
 
 export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
   const config = loadConfig(process.env);
-  const store = new SqliteStore(config.dbPath);
+  // Its own connection (SQLite) or pool (PostgreSQL), closed when the loop stops; the main thread migrated the schema.
+  const store = await openStore(config, { migrate: false, purpose: ctx.name, poolSize: 3 });
   ctx.defer(() => store.close());
-  const owner = `${process.pid}:${ctx.name}`;
+  const owner = claimOwner(ctx.name);
   // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
   const released = await store.releaseClaimsOf(owner);
   if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);

@@ -96,6 +96,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     SFTP_PASSWORD: masked(cfg.sftp.password),
     SFTP_KNOWN_HOSTS: cfg.sftp.knownHosts,
     SFTP_HOST_KEY: cfg.sftp.hostKey,
+    DB_URL: maskedUrl(cfg.dbUrl),
   };
 }
 
@@ -120,6 +121,16 @@ export function secretValues(cfg: Config): string[] {
   add(cfg.arrWebhookToken);
   add(cfg.sftp.password);
   add(cfg.sftp.passphrase);
+  // DB_URL: the whole URL and its password (its user name is no secret, and redacting a common word
+  // such as "harvester" would mangle every line).
+  if (cfg.dbUrl) {
+    add(cfg.dbUrl);
+    const u = safeUrl(cfg.dbUrl);
+    if (u) {
+      add(u.password);
+      add(safeDecode(u.password));
+    }
+  }
   for (const webhook of [cfg.discordWebhookUrl, cfg.webhookUrl]) {
     if (!webhook) continue;
     add(webhook);

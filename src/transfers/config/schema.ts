@@ -7,6 +7,7 @@ import { LOG_LEVELS } from './types';
 import {
   bindAddress,
   clientUrl,
+  databaseUrl,
   filesFrom,
   remoteFolder,
   durationOrNever,
@@ -90,6 +91,8 @@ export const envSchema = z.object({
   CLIENT_PASSWORD: secret,
   FILES_FROM: filesFrom,
   FILES_REMOTE_ROOT: remoteFolder,
+  // Several replicas on one PostgreSQL (issue 17).
+  DB_URL: databaseUrl,
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -154,6 +154,7 @@ export function settle(e: Env, cwd: string): Config {
     torrentClient: { url: e.CLIENT_URL ?? null, username: e.CLIENT_USERNAME ?? null, password: e.CLIENT_PASSWORD ?? null },
     filesFrom: e.FILES_FROM ? (e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM) : { kind: 'path', dir: '/' },
     filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (e.FILES_FROM ? null : '/'),
+    dbUrl: e.DB_URL ?? null,
     warnings,
   };
 }

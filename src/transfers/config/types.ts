@@ -93,6 +93,8 @@ export interface Config {
   filesFrom: FilesFrom;
   /** FILES_REMOTE_ROOT: the seedbox folder FILES_FROM shows; null: the client's default save folder (asked at start), or the reported paths as they are when FILES_FROM is unset. */
   filesRemoteRoot: string | null;
+  /** DB_URL: the PostgreSQL store (several replicas share it); null: SQLite at dbPath. Secret: it may hold the password. */
+  dbUrl: string | null;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
@@ -113,6 +115,7 @@ export const SECRET_VARIABLES = [
   'SFTP_PASSWORD',
   'SFTP_PASSPHRASE',
   'CLIENT_PASSWORD',
+  'DB_URL',
 ] as const;
 
 /** Variables whose value may instead come from the file named by `<NAME>_FILE` (files.ts). */

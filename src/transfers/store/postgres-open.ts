@@ -60,7 +60,28 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
   const pool = new Pool(config);
   // An idle connection that dies (PostgreSQL restarted) must not crash the worker: the next query reconnects.
   pool.on('error', () => {});
+  const open = new Set<PoolClient>();
+  pool.on('connect', (c) => {
+    open.add(c);
+    c.once('end', () => open.delete(c));
+  });
+  connections.set(pool, open);
   return pool;
+}
+
+const connections = new WeakMap<Pool, Set<PoolClient>>();
+
+/**
+ * End the pool and wait until its sockets are closed: pg's pool.end() resolves once it has asked
+ * them to close, and a loop worker whose teardown leaves a socket open is reported (loop.handles-left).
+ */
+export async function endPool(pool: Pool, waitMs = 2_000): Promise<void> {
+  const open = [...(connections.get(pool) ?? [])];
+  const closed = Promise.all(open.map((c) => new Promise<void>((resolve) => c.once('end', () => resolve()))));
+  await pool.end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); })]);
+  clearTimeout(timer);
 }
 
 /** Run `fn` on one checked-out connection inside BEGIN/COMMIT; a connection that errors meanwhile does not crash the process. */

@@ -26,7 +26,7 @@ import { assertLegalTransition, REQUEUEABLE, STAMPED, STEP_DONE } from '../trans
 import { backoffDelay } from './backoff';
 import { standInHash, transferId } from './ids';
 import { mergeListing } from './merge-listing';
-import { checkSchema, createPool, inTransaction, migrate, shownUrl } from './postgres-open';
+import { checkSchema, createPool, endPool, inTransaction, migrate, shownUrl } from './postgres-open';
 import { PG_SCHEMA_VERSION } from './postgres-migrations';
 import { named, SQL } from './postgres-statements';
 import { toFile, toNotification, toTransfer, type FileRow, type OutboxRow, type TransferRow } from './rows';
@@ -95,6 +95,7 @@ type Runner = Pool | PoolClient;
 export class PostgresStore implements Store {
   /** DB_URL without its password: what messages and `harvester check` name. */
   readonly shown: string;
+  readonly kind = 'postgres';
   readonly schemaVersion = PG_SCHEMA_VERSION;
   private readonly pool: Pool;
   private readonly clock: () => number;
@@ -113,7 +114,7 @@ export class PostgresStore implements Store {
       if (opts.migrate === false) await checkSchema(pool, url);
       else await migrate(pool, url);
     } catch (err) {
-      await pool.end().catch(() => {});
+      await endPool(pool).catch(() => {});
       throw err;
     }
     return new PostgresStore(pool, url, opts.clock ?? Date.now);
@@ -537,6 +538,6 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await endPool(this.pool);
   }
 }
