@@ -6,8 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfig, ConfigError, SECRET_VARIABLES, type Config } from './transfers/config';
 import { openStore, type AnyStore } from './transfers/store/open';
-import { StoreError } from './transfers/store/errors';
-import { StoreUnreachableError } from './transfers/store/postgres-open';
+import { StoreError, StoreUnavailableError } from './transfers/store/errors';
 import { replicaId } from './transfers/replica';
 import { StartupError } from './supervisor/errors';
 import type { LoopSpec, SupervisorOptions } from './supervisor/options';
@@ -27,15 +26,31 @@ export const DAEMON_REDACT_PATHS: string[] = SECRET_VARIABLES.map((name) => `con
 /** Loops that only read the store look for work every second (DESIGN.md 5). */
 const STORE_POLL_MS = 1000;
 
+/**
+ * PostgreSQL (several replicas): how often a standby tries the leader lease of a loop that runs once
+ * across replicas, so it takes over within this long after the leader died.
+ */
+export const LEADER_CHECK_MS = 5_000;
+
+/**
+ * A loop that runs once across replicas (workers/support/leader.ts). With SQLite (one replica) its spec
+ * is as it always was; with PostgreSQL it ticks at least every LEADER_CHECK_MS to watch the lease, and its
+ * step keeps its own pace through `leaderEveryMs`.
+ */
+function leaderLoop(config: Config, name: string, module: string, intervalMs: number): LoopSpec {
+  if (!config.dbUrl || intervalMs <= LEADER_CHECK_MS) return { name, module, intervalMs };
+  return { name, module, intervalMs: LEADER_CHECK_MS, options: { leaderEveryMs: intervalMs } };
+}
+
 export function daemonLoops(config: Config): LoopSpec[] {
   const worker = (name: string): string => resolve(WORKERS_DIR, `${name}.js`);
   const hasArr = configuredArrs(config).length > 0;
   return [
-    { name: 'produce-transfers', module: worker('produce-transfers'), intervalMs: config.pollingIntervalMs },
+    leaderLoop(config, 'produce-transfers', worker('produce-transfers'), config.pollingIntervalMs),
     { name: 'download', module: worker('download'), intervalMs: STORE_POLL_MS },
     { name: 'watch-imported', module: worker('watch-imported'), intervalMs: hasArr ? config.pollingIntervalMs : STORE_POLL_MS },
-    { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
-    { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
+    leaderLoop(config, 'watch-seeding', worker('watch-seeding'), Math.min(config.pollingIntervalMs, 60_000)),
+    leaderLoop(config, 'notify', worker('notify'), STORE_POLL_MS),
     // Due copies are looked for every second (a store read); CLEANUP_INTERVAL paces the pruning.
     { name: 'cleanup', module: worker('cleanup'), intervalMs: Math.min(config.cleanupIntervalMs, STORE_POLL_MS) },
     // A service (no tick): the Transmission endpoint for Sonarr/Radarr on WEB_BIND_ADDRESS.
@@ -63,7 +78,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
   } catch (err) {
     // StoreError and unreachable-server messages already name DB_PATH / DB_URL (never its password).
     const variable = config.dbUrl ? 'DB_URL' : 'DB_PATH';
-    const known = err instanceof StoreError || err instanceof StoreUnreachableError;
+    const known = err instanceof StoreError || err instanceof StoreUnavailableError;
     throw new StartupError(known ? err.message : `${variable} ${config.dbUrl ? 'PostgreSQL' : config.dbPath}: ${(err as Error).message.split('\n')[0]}`, variable);
   }
   try {

@@ -19,3 +19,16 @@ export class StoreError extends Error {
     this.file = file;
   }
 }
+
+/**
+ * The store's server cannot be reached now (PostgreSQL down, restarting, or cut off). Not a fault of
+ * the transfer or notification at hand: loops let the tick go by and try again at the next one, and a
+ * download in flight stops with its .part kept. The message names DB_URL without its password.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
+export function isStoreUnavailable(err: unknown): err is StoreUnavailableError {
+  return err instanceof StoreUnavailableError;
+}

@@ -5,6 +5,7 @@
 // (only checked), each its own connection or pool.
 import type { Config } from '../config';
 import { replicaId } from '../replica';
+import { PostgresLeaderLease, SoleLeaderLease, type LeaderLease } from './leader-lease';
 import { PostgresStore } from './postgres';
 import { SqliteStore } from './sqlite';
 import type { Store } from './store';
@@ -40,4 +41,9 @@ export function describeStore(store: AnyStore): { store: 'sqlite' | 'postgres'; 
     : { store: 'postgres', where: store.shown, schemaVersion: store.schemaVersion };
 }
 
-export type { Store };
+/** The leader lease of `loop` (DESIGN.md 5: loops that must run once across replicas). */
+export function openLeaderLease(config: Pick<Config, 'dbUrl'>, loop: string): LeaderLease {
+  return config.dbUrl ? new PostgresLeaderLease(config.dbUrl, loop, `harvester ${replicaId()} leader:${loop}`) : new SoleLeaderLease();
+}
+
+export type { Store, LeaderLease };

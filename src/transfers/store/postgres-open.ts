@@ -8,7 +8,7 @@
 // name the database by shownUrl() (no password, no query).
 import { hostname } from 'node:os';
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
-import { StoreError } from './errors';
+import { StoreError, StoreUnavailableError } from './errors';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations';
 import { errorText } from './store';
 
@@ -186,12 +186,9 @@ export async function checkSchema(pool: Pool, url: string): Promise<void> {
   }
 }
 
-export class StoreUnreachableError extends Error {
-  override readonly name = 'StoreUnreachableError';
-}
-
-function unreachable(shown: string, err: unknown): Error {
+/** The error of a server that cannot be reached, naming DB_URL without its password. */
+export function unreachable(shown: string, err: unknown): StoreUnavailableError {
   // pg's messages name host and port at most, never the password; errorText keeps one line.
   const why = (err as { code?: string }).code === 'ECONNREFUSED' ? 'connection refused' : errorText(err);
-  return new StoreUnreachableError(`DB_URL ${shown}: cannot reach PostgreSQL (${why})`, { cause: err });
+  return new StoreUnavailableError(`DB_URL ${shown}: cannot reach PostgreSQL (${why})`, { cause: err });
 }

@@ -26,7 +26,7 @@ import { assertLegalTransition, REQUEUEABLE, STAMPED, STEP_DONE } from '../trans
 import { backoffDelay } from './backoff';
 import { standInHash, transferId } from './ids';
 import { mergeListing } from './merge-listing';
-import { checkSchema, createPool, endPool, inTransaction, migrate, shownUrl } from './postgres-open';
+import { checkSchema, createPool, endPool, inTransaction, isConnectionError, migrate, shownUrl, unreachable } from './postgres-open';
 import { PG_SCHEMA_VERSION } from './postgres-migrations';
 import { named, SQL } from './postgres-statements';
 import { toFile, toNotification, toTransfer, type FileRow, type OutboxRow, type TransferRow } from './rows';
@@ -121,12 +121,25 @@ export class PostgresStore implements Store {
   }
 
   private async q<R extends QueryResultRow>(sql: string, params: Record<string, unknown> = {}, on: Runner = this.pool): Promise<{ rows: R[]; rowCount: number }> {
-    const r = await on.query<R>(named(sql, params));
-    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await on.query<R>(named(sql, params));
+      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      throw this.unavailable(err);
+    }
   }
 
-  private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    return inTransaction(this.pool, fn);
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await inTransaction(this.pool, fn);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  /** A lost server or connection as StoreUnavailableError (loops wait for it); any other error as it is. */
+  private unavailable(err: unknown): unknown {
+    return isConnectionError(err) ? unreachable(this.shown, err) : err;
   }
 
   // --- Transfers as the seedbox lists them
