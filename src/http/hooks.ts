@@ -9,7 +9,8 @@ import type { ProcessHooks } from '../supervisor/process';
 import type { Supervisor } from '../supervisor/supervisor';
 import { loadConfig, parseBindAddress, secretValues, type BindAddress } from '../transfers/config';
 import { openStore } from '../transfers/store/open';
-import { claimOwner } from '../transfers/replica';
+import { claimOwner, LEADER_LOOPS, replicaId } from '../transfers/replica';
+import type { ReplicasView } from '../transfers/store/replicas';
 import { OpsStats } from '../transfers/store/ops-stats';
 import { startOpsServer, type OpsServer, type OpsServerOptions } from './server';
 
@@ -86,6 +87,10 @@ async function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Arra
     logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
     store, outbox, secrets: secretValues(config), maxAttempts: config.maxAttempts,
     ...(config.arrWebhookToken ? { arrWebhook: { token: config.arrWebhookToken, store, owner: claimOwner('ops-server') } } : {}),
+    replicas: async (): Promise<ReplicasView> => (store.kind === 'postgres'
+      ? { store: 'postgres', self: replicaId(), replicas: await store.replicas() }
+      // SQLite: this process is the one replica and leads every loop.
+      : { store: 'sqlite', self: replicaId(), replicas: [{ replica: replicaId(), leases: [...LEADER_LOOPS].sort() }] }),
     seedRatio: config.seedRatio, downloadDir: config.downloadDir, client: config.downloadClient, label: config.targetLabel,
   };
 }

@@ -22,3 +22,6 @@ export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
 export function claimOwner(loop: string, env: NodeJS.ProcessEnv = process.env): string {
   return `${replicaId(env)}:${loop}`;
 }
+
+/** The loops that run once across replicas, under a leader lease (DESIGN.md 5). */
+export const LEADER_LOOPS = ['produce-transfers', 'watch-seeding', 'notify'] as const;

@@ -3,7 +3,12 @@
 // The main thread opens it first with `migrate` (the schema brought up to
 // date, a newer one refused); loops open their own with `migrate: false`
 // (only checked), each its own connection or pool.
+import { existsSync } from 'node:fs';
 import type { Config } from '../config';
+import Database from './driver';
+import { SCHEMA_VERSION } from './migrations';
+import { createPool, endPool, schemaVersion, shownUrl, unreachable } from './postgres-open';
+import { PG_SCHEMA_VERSION } from './postgres-migrations';
 import { replicaId } from '../replica';
 import { PostgresLeaderLease, SoleLeaderLease, type LeaderLease } from './leader-lease';
 import { PostgresStore } from './postgres';
@@ -47,3 +52,39 @@ export function openLeaderLease(config: Pick<Config, 'dbUrl'>, loop: string): Le
 }
 
 export type { Store, LeaderLease };
+
+/**
+ * `harvester check`'s line about the store: which one, where, and its schema version against this
+ * harvester's, read without creating or migrating anything. Throws (one line, no password) when it
+ * cannot be read or was written by a newer harvester.
+ */
+export async function probeStore(config: Pick<Config, 'dbUrl' | 'dbPath'>, timeoutMs = 10_000): Promise<string> {
+  if (config.dbUrl) {
+    const shown = shownUrl(config.dbUrl);
+    const pool = createPool(config.dbUrl, { max: 1, connectTimeoutMs: timeoutMs, applicationName: 'harvester check' });
+    try {
+      let found: number;
+      try {
+        found = await schemaVersion(pool);
+      } catch (err) {
+        throw unreachable(shown, err);
+      }
+      return versionLine(`postgres ${shown}`, found, PG_SCHEMA_VERSION);
+    } finally {
+      await endPool(pool);
+    }
+  }
+  if (!existsSync(config.dbPath)) return `sqlite ${config.dbPath}: not created yet (the daemon creates it at start, schema version ${SCHEMA_VERSION})`;
+  const db = new Database(config.dbPath, { readonly: true, fileMustExist: true, timeout: timeoutMs });
+  try {
+    return versionLine(`sqlite ${config.dbPath}`, db.pragma('user_version', { simple: true }) as number, SCHEMA_VERSION);
+  } finally {
+    db.close();
+  }
+}
+
+function versionLine(where: string, found: number, ours: number): string {
+  if (found > ours) throw new Error(`${where}: schema version ${found} was written by a newer harvester (this one knows up to ${ours})`);
+  if (found === ours) return `${where}, schema version ${found}`;
+  return `${where}, schema version ${found} (the daemon migrates it to ${ours} at start)`;
+}

@@ -29,6 +29,8 @@ import { mergeListing } from './merge-listing';
 import { checkSchema, createPool, endPool, inTransaction, isConnectionError, migrate, shownUrl, unreachable } from './postgres-open';
 import { PG_SCHEMA_VERSION } from './postgres-migrations';
 import { named, SQL } from './postgres-statements';
+import { LEASE_CLASS } from './leader-lease';
+import { parseApplicationName, type ReplicaView } from './replicas';
 import { toFile, toNotification, toTransfer, type FileRow, type OutboxRow, type TransferRow } from './rows';
 import {
   MAX_LEASE_MS,
@@ -546,6 +548,23 @@ export class PostgresStore implements Store {
 
   async pruneDownloadHistory(olderThan: number): Promise<number> {
     return (await this.q(SQL.pruneDownloadHistory, { before: Math.floor(olderThan / 60_000) })).rowCount;
+  }
+
+  /** The replicas connected to this database now, and the leader leases each holds (`harvester status`). */
+  async replicas(): Promise<ReplicaView[]> {
+    const sessions = (await this.q<{ name: string; leased: boolean }>(`
+      SELECT a.application_name AS name, (l.pid IS NOT NULL) AS leased FROM pg_stat_activity a
+      LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = @class
+      WHERE a.application_name LIKE 'harvester %'`, { class: LEASE_CLASS })).rows;
+    const byReplica = new Map<string, ReplicaView>();
+    for (const s of sessions) {
+      const parsed = parseApplicationName(s.name);
+      if (!parsed) continue;
+      const view = byReplica.get(parsed.replica) ?? { replica: parsed.replica, leases: [] };
+      if (s.leased && parsed.lease && !view.leases.includes(parsed.lease)) view.leases.push(parsed.lease);
+      byReplica.set(parsed.replica, view);
+    }
+    return [...byReplica.values()].map((v) => ({ ...v, leases: v.leases.sort() })).sort((a, b) => a.replica.localeCompare(b.replica));
   }
 
   async close(): Promise<void> {
