@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { StoreError } from '../../src/transfers/store/errors';
+import { PostgresLeaderLease } from '../../src/transfers/store/leader-lease';
 import { PostgresStore } from '../../src/transfers/store/postgres';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from '../../src/transfers/store/postgres-migrations';
 import { MIGRATIONS } from '../../src/transfers/store/migrations';
@@ -184,5 +185,32 @@ describe('the PostgreSQL store itself', { skip }, () => {
     await store.recordRanges('putio:1', 'a.mkv', '100:6', [{ start: 0, end: 30 }]);
     await store.setFiles('putio:1', [{ id: 'g', path: 'b.mkv', size: 100 }], 'b.mkv');
     assert.equal(await store.fileRanges('putio:1', 'a.mkv'), undefined, 'a file dropped takes its ranges along');
+  });
+
+  test('a leader lease is held by one replica; another takes it once the holder closes or its session is killed', async () => {
+    const url = await pg!.createDatabase();
+    const a = new PostgresLeaderLease(url, 'produce-transfers', 'harvester ra leader:produce-transfers');
+    const b = new PostgresLeaderLease(url, 'produce-transfers', 'harvester rb leader:produce-transfers');
+    const other = new PostgresLeaderLease(url, 'notify', 'harvester rb leader:notify');
+    try {
+      assert.equal(await a.hold(), true);
+      assert.equal(await b.hold(), false, 'held by a');
+      assert.equal(await a.hold(), true, 'a keeps it');
+      assert.equal(await b.holder(), 'harvester ra leader:produce-transfers');
+      assert.equal(await other.hold(), true, "another loop's lease is its own");
+      // Replicas of this database only (the server holds the other tests' databases too).
+      const store = await open(url, { applicationName: 'harvester rc' });
+      assert.deepEqual(await store.replicas(), [
+        { replica: 'ra', leases: ['produce-transfers'] }, { replica: 'rb', leases: ['notify'] }, { replica: 'rc', leases: [] },
+      ]);
+      await a.close();
+      assert.equal(await b.hold(), true, 'b takes it once a is gone');
+      // A replica killed: its session ends (here: terminated by the server), and so does its lease.
+      await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'harvester rb leader:produce-transfers'");
+      assert.equal(await a.hold(), true, 'a takes it back after b\'s session ended');
+      assert.equal(await b.hold(), false);
+    } finally {
+      for (const l of [a, b, other]) await l.close();
+    }
   });
 });

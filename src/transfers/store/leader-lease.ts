@@ -72,7 +72,7 @@ export class PostgresLeaderLease implements LeaderLease {
       const c = await this.connection();
       const r = await c.query<{ name: string }>(`
         SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND a.datname = current_database()
           AND l.classid::bigint = $1 AND l.objid::bigint = (hashtext($2)::bigint & 4294967295)`, [LEASE_CLASS, this.loop]);
       return r.rows[0]?.name;
     } catch {

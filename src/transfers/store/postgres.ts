@@ -555,7 +555,7 @@ export class PostgresStore implements Store {
     const sessions = (await this.q<{ name: string; leased: boolean }>(`
       SELECT a.application_name AS name, (l.pid IS NOT NULL) AS leased FROM pg_stat_activity a
       LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = @class
-      WHERE a.application_name LIKE 'harvester %'`, { class: LEASE_CLASS })).rows;
+      WHERE a.application_name LIKE 'harvester %' AND a.datname = current_database()`, { class: LEASE_CLASS })).rows;
     const byReplica = new Map<string, ReplicaView>();
     for (const s of sessions) {
       const parsed = parseApplicationName(s.name);
