@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { checkDeliveries, ev, removeDir, runCli, tempDir, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
+import { checkDeliveries, ev, opsUrlOf, removeDir, runCli, tempDir, waitForMoreTicks, waitUntil, waitUntilAsync, type CliRun } from '../helpers';
 import { listFiles } from '../helpers/files';
 import { postgresSkip, startPostgres, type Postgres } from '../helpers/postgres';
 import { startFakePutio, type FakePutio } from '../fakes/putio-server';
@@ -207,8 +207,11 @@ test('PostgreSQL restarted under two running replicas: they wait, resume, and no
     await waitUntil(() => replicas.filter((r) => r.run.lines.some(ev('download.finished'))).length >= 1
       && replicas.some((r) => inFlight(r).length > 0), 120_000, 'downloads under way');
     await pg!.stop();
-    await waitUntil(() => replicas.some((r) => r.run.lines.some(ev('store.unavailable')) || r.run.lines.some(ev('download.store-unavailable'))), 60_000, 'a replica noticing the database is away');
+    await waitUntil(() => replicas.every((r) => r.run.lines.some(ev('store.unavailable', { operation: 'download' }))), 60_000, 'both replicas noticing the database is away');
+    // An outage of several ticks: a loop that crashed on each would be restarted as often and given up.
+    await Promise.all(replicas.map((r) => waitForMoreTicks(opsUrlOf(r.run), 'download', 6, 60_000)));
     await pg!.start();
+    await Promise.all(replicas.map((r) => r.run.waitForLine(ev('store.available', { operation: 'download' }), 60_000, `${r.name} resuming`)));
     await waitUntilAsync(async () => {
       const s = await states(dbUrl);
       return s && s.size === files.size && [...s.values()].every((state) => state === 'cleaned');
