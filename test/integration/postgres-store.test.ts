@@ -213,4 +213,27 @@ describe('the PostgreSQL store itself', { skip }, () => {
       for (const l of [a, b, other]) await l.close();
     }
   });
+
+  test('a newer harvester does not migrate a schema older replicas still run on: one line, then it migrates once they are gone', async () => {
+    const url = await pg!.createDatabase();
+    await sql(url, 'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    for (let i = 0; i < 3; i++) {
+      await sql(url, PG_MIGRATIONS[i]!);
+      await sql(url, 'INSERT INTO schema_migrations VALUES ($1, 0)', [i + 1]);
+    }
+    const old = new Client({ connectionString: url, application_name: 'harvester oldbox-1-abcdef download' });
+    await old.connect();
+    try {
+      await assert.rejects(PostgresStore.open(url, { applicationName: 'harvester newbox-2-123456 start' }), (err: unknown) => {
+        assert.ok(err instanceof StoreError && err.code === 'schema-in-use', String(err));
+        assert.match(err.message, /schema version 3 is in use by 1 running replica\(s\) of an older harvester \(oldbox-1-abcdef\); stop them/);
+        return true;
+      });
+      assert.equal((await sql<{ v: number }>(url, 'SELECT max(version) AS v FROM schema_migrations'))[0]!.v, 3, 'nothing migrated');
+    } finally {
+      await old.end();
+    }
+    const store = await open(url, { applicationName: 'harvester newbox-2-123456 start' });
+    assert.equal(store.schemaVersion, PG_SCHEMA_VERSION);
+  });
 });

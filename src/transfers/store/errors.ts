@@ -4,9 +4,10 @@
  *
  * newer-schema: written by a newer harvester; refused, never rewritten.
  * older-schema: (PostgreSQL) a loop found the shared database behind this harvester's schema.
+ * schema-in-use: (PostgreSQL) replicas of an older harvester still use the schema this one would migrate.
  * damaged: not a SQLite database, or its integrity check failed.
  */
-export type StoreErrorCode = 'newer-schema' | 'older-schema' | 'damaged' | 'migration-failed';
+export type StoreErrorCode = 'newer-schema' | 'older-schema' | 'schema-in-use' | 'damaged' | 'migration-failed';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

@@ -138,7 +138,7 @@ function newerSchema(shown: string, found: number): StoreError {
  * a newer harvester (nothing changed) or a failed migration (that migration rolled back), and an
  * Error naming DB_URL (without its password) when the server cannot be reached.
  */
-export async function migrate(pool: Pool, url: string): Promise<number> {
+export async function migrate(pool: Pool, url: string, self?: string): Promise<number> {
   const shown = shownUrl(url);
   let found: number;
   try {
@@ -147,6 +147,7 @@ export async function migrate(pool: Pool, url: string): Promise<number> {
     throw unreachable(shown, err);
   }
   if (found > PG_SCHEMA_VERSION) throw newerSchema(shown, found);
+  if (found > 0 && found < PG_SCHEMA_VERSION) await refuseWhileOlderReplicasRun(pool, shown, found, self);
   for (let v = found; v < PG_SCHEMA_VERSION; v++) {
     try {
       await inTransaction(pool, async (c) => {
@@ -169,6 +170,25 @@ export async function migrate(pool: Pool, url: string): Promise<number> {
     }
   }
   return PG_SCHEMA_VERSION;
+}
+
+/**
+ * A newer replica must not change the schema under replicas of an older harvester that still run on
+ * it (they would write rows their code no longer matches): while any is connected, start-up is
+ * refused with one line. `self`: this process's replica id, whose own sessions do not count.
+ */
+async function refuseWhileOlderReplicasRun(pool: Pool, shown: string, found: number, self: string | undefined): Promise<void> {
+  const r = await pool.query<{ name: string }>(
+    `SELECT DISTINCT application_name AS name FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'harvester %'
+       AND application_name <> 'harvester check'`);
+  const others = new Set(r.rows.map((x) => x.name.split(' ')[1]!).filter((replica) => replica !== self));
+  if (others.size === 0) return;
+  throw new StoreError(
+    'schema-in-use',
+    shown,
+    `DB_URL ${shown}: schema version ${found} is in use by ${others.size} running replica(s) of an older harvester (${[...others].slice(0, 3).join(', ')}); stop them, then start this one (it migrates to ${PG_SCHEMA_VERSION}) and upgrade them`,
+  );
 }
 
 /** Check only (a worker opening a database the main thread has migrated): a version other than ours is refused. */

@@ -114,7 +114,7 @@ export class PostgresStore implements Store {
     const pool = createPool(url, { max: opts.poolSize, applicationName: opts.applicationName, connectTimeoutMs: opts.connectTimeoutMs });
     try {
       if (opts.migrate === false) await checkSchema(pool, url);
-      else await migrate(pool, url);
+      else await migrate(pool, url, opts.applicationName ? parseApplicationName(opts.applicationName)?.replica : undefined);
     } catch (err) {
       await endPool(pool).catch(() => {});
       throw err;
