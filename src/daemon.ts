@@ -5,8 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfig, ConfigError, SECRET_VARIABLES, type Config } from './transfers/config';
-import { SqliteStore } from './transfers/store/sqlite';
-import { StoreError } from './transfers/store/errors';
+import { openStore, type AnyStore } from './transfers/store/open';
+import { StoreError, StoreUnavailableError } from './transfers/store/errors';
+import { replicaId } from './transfers/replica';
 import { StartupError } from './supervisor/errors';
 import type { LoopSpec, SupervisorOptions } from './supervisor/options';
 import type { SupervisorEvent } from './supervisor/events';
@@ -27,15 +28,31 @@ export const DAEMON_REDACT_PATHS: string[] = SECRET_VARIABLES.map((name) => `con
 /** Loops that only read the store look for work every second (DESIGN.md 5). */
 const STORE_POLL_MS = 1000;
 
+/**
+ * PostgreSQL (several replicas): how often a standby tries the leader lease of a loop that runs once
+ * across replicas, so it takes over within this long after the leader died.
+ */
+export const LEADER_CHECK_MS = 5_000;
+
+/**
+ * A loop that runs once across replicas (workers/support/leader.ts). With SQLite (one replica) its spec
+ * is as it always was; with PostgreSQL it ticks at least every LEADER_CHECK_MS to watch the lease, and its
+ * step keeps its own pace through `leaderEveryMs`.
+ */
+function leaderLoop(config: Config, name: string, module: string, intervalMs: number): LoopSpec {
+  if (!config.dbUrl || intervalMs <= LEADER_CHECK_MS) return { name, module, intervalMs };
+  return { name, module, intervalMs: LEADER_CHECK_MS, options: { leaderEveryMs: intervalMs } };
+}
+
 export function daemonLoops(config: Config): LoopSpec[] {
   const worker = (name: string): string => resolve(WORKERS_DIR, `${name}.js`);
   const hasArr = configuredArrs(config).length > 0;
   return [
-    { name: 'produce-transfers', module: worker('produce-transfers'), intervalMs: config.pollingIntervalMs },
+    leaderLoop(config, 'produce-transfers', worker('produce-transfers'), config.pollingIntervalMs),
     { name: 'download', module: worker('download'), intervalMs: STORE_POLL_MS },
     { name: 'watch-imported', module: worker('watch-imported'), intervalMs: hasArr ? config.pollingIntervalMs : STORE_POLL_MS },
-    { name: 'watch-seeding', module: worker('watch-seeding'), intervalMs: Math.min(config.pollingIntervalMs, 60_000) },
-    { name: 'notify', module: worker('notify'), intervalMs: STORE_POLL_MS },
+    leaderLoop(config, 'watch-seeding', worker('watch-seeding'), Math.min(config.pollingIntervalMs, 60_000)),
+    leaderLoop(config, 'notify', worker('notify'), STORE_POLL_MS),
     // Due copies are looked for every second (a store read); CLEANUP_INTERVAL paces the pruning.
     { name: 'cleanup', module: worker('cleanup'), intervalMs: Math.min(config.cleanupIntervalMs, STORE_POLL_MS) },
     // A service (no tick): the Transmission endpoint for Sonarr/Radarr on WEB_BIND_ADDRESS.
@@ -51,20 +68,24 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     if (err instanceof ConfigError) throw new StartupError(err.message, 'configuration');
     throw err;
   }
-  for (const dir of [config.downloadDir, dirname(config.dbPath), ...(config.localSeedboxDir !== null && sourceTraits(config.downloadClient).seedboxIsLocalFolder ? [config.localSeedboxDir] : [])]) {
+  for (const dir of [config.downloadDir, ...(config.dbUrl ? [] : [dirname(config.dbPath)]), ...(config.localSeedboxDir !== null && sourceTraits(config.downloadClient).seedboxIsLocalFolder ? [config.localSeedboxDir] : [])]) {
     mkdirSync(dir, { recursive: true });
   }
   warnPlainFtp(config);
   if (config.localSeedboxUrl || TORRENT_CLIENTS.has(config.downloadClient)) await checkSeedboxAtStart(config);
-  let store: SqliteStore;
+  // Made before any thread starts, so that every loop's claims carry this process's replica id.
+  replicaId(env);
+  let store: AnyStore;
   try {
-    store = new SqliteStore(config.dbPath);
+    store = await openStore(config, { migrate: true, purpose: 'start' });
   } catch (err) {
-    // StoreError messages already name DB_PATH and the file.
-    throw new StartupError(err instanceof StoreError ? err.message : `DB_PATH ${config.dbPath}: ${(err as Error).message}`, 'DB_PATH');
+    // StoreError and unreachable-server messages already name DB_PATH / DB_URL (never its password).
+    const variable = config.dbUrl ? 'DB_URL' : 'DB_PATH';
+    const known = err instanceof StoreError || err instanceof StoreUnavailableError;
+    throw new StartupError(known ? err.message : `${variable} ${config.dbUrl ? 'PostgreSQL' : config.dbPath}: ${(err as Error).message.split('\n')[0]}`, variable);
   }
   try {
-    await store.releaseAllClaims();
+    await store.releaseClaimsAtStart();
   } finally {
     await store.close();
   }
@@ -125,14 +146,11 @@ async function checkSeedboxAtStart(config: Config): Promise<void> {
 function alertOnGiveUp(config: Config): (e: SupervisorEvent) => void {
   return (e) => {
     if (e.event !== 'loop.gave-up') return;
-    let store: SqliteStore | undefined;
-    try {
-      store = new SqliteStore(config.dbPath);
-      // better-sqlite3 is synchronous underneath: the row is written before this returns.
-      void raiseAlert(store, 'alert.loop-gave-up', e.operation, `gave up after ${e.restarts} restarts in ${e.windowMs} ms`)
-        .finally(() => store?.close());
-    } catch {
-      void store?.close();
-    }
+    // SQLite is synchronous underneath: the row is written before this returns. PostgreSQL's write
+    // races the stop of the other loops, which takes longer than one INSERT.
+    void openStore(config, { migrate: false, purpose: 'alert' })
+      .then((store) => raiseAlert(store, 'alert.loop-gave-up', e.operation, `gave up after ${e.restarts} restarts in ${e.windowMs} ms`)
+        .finally(() => store.close()))
+      .catch(() => {});
   };
 }

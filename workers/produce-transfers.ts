@@ -3,13 +3,16 @@
 import { defineLoop } from '../src/loop';
 import { recordListing, type Producer } from '../src/transfers/produce/record-listing';
 import { daemonTick, openDaemon } from './support/daemon';
+import { leaderGate, type LeaderGate } from './support/leader';
 
+// Once across replicas: only the leader polls the seedbox (support/leader.ts).
 export default defineLoop({
-  async setup(ctx): Promise<Producer> {
+  async setup(ctx): Promise<Producer & { leader: LeaderGate }> {
     const { store, client, config } = await openDaemon(ctx);
-    return { store, client, firstRun: config.firstRun, log: ctx.log };
+    return { store, client, firstRun: config.firstRun, log: ctx.log, leader: leaderGate(ctx, config) };
   },
-  tick: daemonTick(async (ctx, producer: Producer) => {
+  tick: daemonTick(async (ctx, producer: Producer & { leader: LeaderGate }) => {
+    if (!(await producer.leader.mayRun())) return;
     const seen = await recordListing(producer, ctx.signal);
     if (seen) ctx.setStatus(seen);
   }),

@@ -5,16 +5,22 @@ import Database from '../transfers/store/driver';
 import { cleanupDecisions } from '../transfers/cleanup/decisions';
 import { loadConfig, type Config } from '../transfers/config';
 import type { Transfer } from '../transfers/model';
-import { SqliteStore } from '../transfers/store/sqlite';
+import { openStore, type AnyStore } from '../transfers/store/open';
+import type { Store } from '../transfers/store/store';
 
 export class CommandError extends Error {
   override name = 'CommandError';
 }
 
-async function withStore<T>(env: NodeJS.ProcessEnv, fn: (store: SqliteStore, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(env: NodeJS.ProcessEnv, fn: (store: AnyStore, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(env);
-  if (!existsSync(config.dbPath)) throw new CommandError(`no database at DB_PATH ${config.dbPath}`);
-  const store = new SqliteStore(config.dbPath);
+  if (!config.dbUrl && !existsSync(config.dbPath)) throw new CommandError(`no database at DB_PATH ${config.dbPath}`);
+  let store: AnyStore;
+  try {
+    store = await openStore(config, { migrate: false, purpose: 'command', poolSize: 1 });
+  } catch (err) {
+    throw new CommandError((err as Error).message);
+  }
   try {
     return await fn(store, config);
   } finally {
@@ -23,7 +29,7 @@ async function withStore<T>(env: NodeJS.ProcessEnv, fn: (store: SqliteStore, con
 }
 
 /** A transfer by its id (`putio:123`), its remote id, its info-hash, or its exact name. */
-export async function findTransfer(store: SqliteStore, ref: string): Promise<Transfer> {
+export async function findTransfer(store: Store, ref: string): Promise<Transfer> {
   const direct = (await store.get(ref)) ?? (/^[0-9a-f]{40}$/i.test(ref) ? await store.byHash(ref) : undefined);
   if (direct) return direct;
   const all = await store.list();
@@ -52,6 +58,7 @@ export async function forgetCommand(env: NodeJS.ProcessEnv, ref: string): Promis
 export async function backupCommand(env: NodeJS.ProcessEnv, file: string): Promise<string> {
   if (existsSync(file)) throw new CommandError(`${file} exists: refusing to overwrite it`);
   return withStore(env, async (store) => {
+    if (store.kind !== 'sqlite') throw new CommandError(`harvester backup copies the SQLite store; DB_URL is PostgreSQL: back it up with pg_dump`);
     await store.backup(file);
     return `backup of ${store.file} written to ${file}`;
   });

@@ -5,6 +5,7 @@
 import { ArrClient, configuredArrs } from '../transfers/arr';
 import { createClient } from '../transfers/clients/create';
 import { ConfigError, describeConfig, formatBindAddress, loadConfig, type Config } from '../transfers/config';
+import { probeStore } from '../transfers/store/open';
 
 export interface CheckLine {
   what: string;
@@ -22,6 +23,8 @@ export async function checkConnections(config: Config, timeoutMs = 15_000): Prom
       lines.push({ what, ok: false, detail: (err as Error).message.split('\n')[0]! });
     }
   };
+  // The store first: which one (DB_URL: PostgreSQL, else SQLite at DB_PATH) and its schema version.
+  await probe(`store (${config.dbUrl ? 'postgres' : 'sqlite'})`, () => probeStore(config, timeoutMs));
   const client = createClient(config);
   try {
     await probe(`seedbox (${config.downloadClient})`, async (signal) => (client.check ? client.check(signal) : 'reachable'));

@@ -6,6 +6,7 @@ import Table from 'cli-table3';
 import { ConfigError, parseBindAddress, withFileValues } from '../transfers/config';
 import { ago, bytes, eta, plain, rate, duration } from '../http/format';
 import type { LoopsView, TransferView, TransfersView } from '../http/views';
+import type { ReplicasView } from '../transfers/store/replicas';
 
 export interface StatusOptions {
   url?: string;
@@ -72,15 +73,17 @@ async function getJson<T>(base: string, path: string, token: string | undefined,
   return body as T;
 }
 
-export async function fetchStatus(base: string, token: string | undefined, timeoutMs = 5000): Promise<{ loops: LoopsView; transfers: TransfersView }> {
-  const [loops, transfers] = await Promise.all([
+export async function fetchStatus(base: string, token: string | undefined, timeoutMs = 5000): Promise<{ loops: LoopsView; transfers: TransfersView; replicas?: ReplicasView }> {
+  const [loops, transfers, replicas] = await Promise.all([
     getJson<LoopsView>(base, '/api/loops', token, timeoutMs),
     getJson<TransfersView>(base, '/api/transfers?state=downloading,failed&limit=20', token, timeoutMs),
+    // An older daemon (or `run --config`) has none: the table is left out.
+    getJson<ReplicasView>(base, '/api/replicas', token, timeoutMs).catch(() => undefined),
   ]);
   if (!loops || !Array.isArray(loops.loops) || !transfers || typeof transfers.counts !== 'object') {
     throw new StatusError(`something answers at ${base}, but it is not harvester's ops server (unexpected JSON)`);
   }
-  return { loops, transfers };
+  return replicas && Array.isArray(replicas.replicas) ? { loops, transfers, replicas } : { loops, transfers };
 }
 
 export async function runStatus(
@@ -111,7 +114,7 @@ export async function runStatus(
 const PLAIN_TABLE = { style: { head: [] as string[], border: [] as string[], 'padding-left': 1, 'padding-right': 1, compact: true } };
 
 /** The text `harvester status` prints; remote text (names, errors) is stripped of control characters. */
-export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, base: string, columns = 120): string {
+export function renderStatus(s: { loops: LoopsView; transfers: TransfersView; replicas?: ReplicasView }, base: string, columns = 120): string {
   const h = s.loops.harvester;
   const ready = s.loops.loops.filter((l) => l.state === 'ready').length;
   const lines: string[] = [];
@@ -127,6 +130,16 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, 
     loops.push([plain(l.name, 20), l.state, l.threadId ?? '-', l.restarts, tick, error]);
   }
   lines.push(loops.toString(), '');
+
+  if (s.replicas) {
+    // Who shares the store, and which replica runs each loop that runs once (its leader lease).
+    const r = s.replicas;
+    const table = new Table({ ...PLAIN_TABLE, head: [`replicas (${r.store})`, 'leader leases'] });
+    for (const x of r.replicas) {
+      table.push([`${plain(x.replica, 60)}${x.replica === r.self ? ' (this one)' : ''}`, x.leases.length ? x.leases.map((l) => plain(l, 30)).join(', ') : 'standing by']);
+    }
+    lines.push(table.toString(), '');
+  }
 
   const t = s.transfers;
   const byState = Object.entries(t.counts).filter(([, n]) => n > 0).map(([state, n]) => `${state} ${n}`);

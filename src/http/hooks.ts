@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import type { ProcessHooks } from '../supervisor/process';
 import type { Supervisor } from '../supervisor/supervisor';
 import { loadConfig, parseBindAddress, secretValues, type BindAddress } from '../transfers/config';
-import { SqliteStore } from '../transfers/store/sqlite';
+import { openStore } from '../transfers/store/open';
+import { claimOwner, LEADER_LOOPS, replicaId } from '../transfers/replica';
+import type { ReplicasView } from '../transfers/store/replicas';
 import { OpsStats } from '../transfers/store/ops-stats';
 import { startOpsServer, type OpsServer, type OpsServerOptions } from './server';
 
@@ -31,7 +33,7 @@ export function opsHooks(o: OpsHooksOptions): ProcessHooks & { server(): OpsServ
     async beforeStart(sup: Supervisor) {
       let options: Omit<OpsServerOptions, 'supervisor'> | undefined;
       try {
-        options = resolve(o, env, closers);
+        options = await resolve(o, env, closers);
       } catch (err) {
         o.logger.error({ event: 'http.unavailable', err }, `no ops server: ${(err as Error).message}`);
         await closeAll(closers);
@@ -55,7 +57,7 @@ export function opsHooks(o: OpsHooksOptions): ProcessHooks & { server(): OpsServ
   };
 }
 
-function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() => unknown>): Omit<OpsServerOptions, 'supervisor'> | undefined {
+async function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() => unknown>): Promise<Omit<OpsServerOptions, 'supervisor'> | undefined> {
   if (!o.daemon) {
     if (!env.HTTP_BIND) return undefined;
     const bind = parseBindAddress(env.HTTP_BIND.trim());
@@ -69,19 +71,26 @@ function resolve(o: OpsHooksOptions, env: NodeJS.ProcessEnv, closers: Array<() =
   // The daemon validated the same environment moments ago (daemonOptions); the store is migrated.
   const config = loadConfig(env);
   // Reads never wait in WAL; the webhook's one write must not hold the main thread long behind a loop's.
-  const store = new SqliteStore(config.dbPath, { busyTimeoutMs: 1000 });
+  const store = await openStore(config, { migrate: false, busyTimeoutMs: 1000, purpose: 'ops-server', poolSize: 2 });
   closers.push(() => store.close());
   let outbox: OpsStats | undefined;
-  try {
-    outbox = new OpsStats(config.dbPath);
-    closers.push(() => outbox!.close());
-  } catch (err) {
-    o.logger.warn({ event: 'http.outbox-unavailable', err }, 'notification metrics unavailable');
+  // The outbox counts read the SQLite file directly (a synchronous source); on PostgreSQL /metrics goes without them.
+  if (!config.dbUrl) {
+    try {
+      outbox = new OpsStats(config.dbPath);
+      closers.push(() => outbox!.close());
+    } catch (err) {
+      o.logger.warn({ event: 'http.outbox-unavailable', err }, 'notification metrics unavailable');
+    }
   }
   return {
     logger: o.logger, version: o.version, bind: config.http.bind, token: config.http.token,
     store, outbox, secrets: secretValues(config), maxAttempts: config.maxAttempts,
-    ...(config.arrWebhookToken ? { arrWebhook: { token: config.arrWebhookToken, store, owner: `${process.pid}:ops-server` } } : {}),
+    ...(config.arrWebhookToken ? { arrWebhook: { token: config.arrWebhookToken, store, owner: claimOwner('ops-server') } } : {}),
+    replicas: async (): Promise<ReplicasView> => (store.kind === 'postgres'
+      ? { store: 'postgres', self: replicaId(), replicas: await store.replicas() }
+      // SQLite: this process is the one replica and leads every loop.
+      : { store: 'sqlite', self: replicaId(), replicas: [{ replica: replicaId(), leases: [...LEADER_LOOPS].sort() }] }),
     seedRatio: config.seedRatio, downloadDir: config.downloadDir, client: config.downloadClient, label: config.targetLabel,
   };
 }

@@ -16,6 +16,7 @@
 //                   checked by its own token (ARR_WEBHOOK_TOKEN), not HTTP_TOKEN
 // Actions (POST only, token when HTTP_TOKEN is set, same origin and the session's CSRF token):
 //   /api/transfers/:id/retry|forget|delete-local, /api/downloads/pause|resume (actions.ts)
+import type { ReplicasView } from '../transfers/store/replicas';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -64,6 +65,8 @@ export interface OpsServerOptions {
   processMetrics?: boolean;
   /** ARR_WEBHOOK_TOKEN and the store the webhook marks imports in; absent: /hooks/arr answers 404. */
   arrWebhook?: { token: string; store: WebhookStore; owner: string };
+  /** The replicas sharing the store and their leader leases (`harvester status`); absent for `run --config`. */
+  replicas?: () => Promise<ReplicasView>;
 }
 
 export interface OpsServer {
@@ -190,6 +193,7 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
       json(res, 200, await transfersView(ctx, q));
     },
     '/api/seedbox': async (_req, res) => json(res, 200, await seedbox.get()),
+    '/api/replicas': async (_req, res) => (o.replicas ? json(res, 200, await o.replicas()) : json(res, 404, { error: 'no store' })),
     '/api/alerts': async (_req, res) => json(res, 200, await alerts.get()),
     '/api/history': async (_req, res) => json(res, 200, pictureView(await history.get(), timeline, Date.now())),
     '/api/session': (req, res) => json(res, 200, { csrfToken: sessions.open(req, res).csrf, header: 'x-csrf-token' }),
@@ -230,7 +234,7 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
     if (!hostAllowed(req, loopbackOnly, auth.required)) {
       return json(res, 403, { error: 'this ops server is bound to loopback and answers loopback host names only; set HTTP_TOKEN to reach it under another name' });
     }
-    if (!route && !post) return json(res, 404, { error: 'not found', routes: ['/healthz', '/readyz', '/metrics', '/api/loops', '/api/transfers', '/api/seedbox', '/api/alerts', '/api/history', '/'] });
+    if (!route && !post) return json(res, 404, { error: 'not found', routes: ['/healthz', '/readyz', '/metrics', '/api/loops', '/api/transfers', '/api/seedbox', '/api/replicas', '/api/alerts', '/api/history', '/'] });
     const allowed = post ? 'POST' : 'GET, HEAD';
     if (post ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', allowed);

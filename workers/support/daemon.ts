@@ -6,22 +6,26 @@ import { loadConfig, type Config } from '../../src/transfers/config';
 import { createClient } from '../../src/transfers/clients/create';
 import type { DownloadClient } from '../../src/transfers/clients/types';
 import { clearAlert } from '../../src/transfers/alerts';
-import { SqliteStore } from '../../src/transfers/store/sqlite';
+import { openStore } from '../../src/transfers/store/open';
+import { claimOwner } from '../../src/transfers/replica';
+import { isStoreUnavailable } from '../../src/transfers/store/errors';
+import type { Config as DaemonConfig } from '../../src/transfers/config';
 import type { Store } from '../../src/transfers/store/store';
 
 export interface Daemon {
   config: Config;
   store: Store;
   client: DownloadClient;
-  /** Claim owner `<pid>:<loop>`: one worker per loop, so a restarted loop may take its predecessor's claims back. */
+  /** Claim owner `<replica>:<loop>`: one worker per loop, so a restarted loop may take its predecessor's claims back (and only its own). */
   owner: string;
 }
 
 export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
   const config = loadConfig(process.env);
-  const store = new SqliteStore(config.dbPath);
+  // Its own connection (SQLite) or pool (PostgreSQL), closed when the loop stops; the main thread migrated the schema.
+  const store = await openWhenReachable(ctx, config);
   ctx.defer(() => store.close());
-  const owner = `${process.pid}:${ctx.name}`;
+  const owner = claimOwner(ctx.name);
   // The previous incarnation of this loop is dead (it is restarted only after its worker exited).
   const released = await store.releaseClaimsOf(owner);
   if (released > 0) ctx.log.info({ event: 'claims.taken-back', count: released }, `took back ${released} claim(s) of the previous ${ctx.name}`);
@@ -34,10 +38,41 @@ export async function openDaemon(ctx: LoopContext<unknown>): Promise<Daemon> {
 }
 
 /**
+ * The loop's store, waiting (with backoff, until the loop is stopped) while PostgreSQL cannot be
+ * reached: a database restarting under a running daemon must not exhaust the loop's restarts and
+ * end the process. Anything else (a schema of another version) fails the setup as it is.
+ */
+async function openWhenReachable(ctx: LoopContext<unknown>, config: DaemonConfig) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const store = await openStore(config, { migrate: false, purpose: ctx.name, poolSize: 3 });
+      if (attempt > 0) ctx.log.info({ event: 'store.available' }, 'the store can be reached again');
+      return store;
+    } catch (err) {
+      if (!isStoreUnavailable(err) || ctx.signal.aborted) throw err;
+      if (attempt === 0) ctx.log.warn({ event: 'store.unavailable', err: { message: err.message } }, `${err.message}: waiting for it`);
+      await sleep(Math.min(500 * 2 ** attempt, 5_000), ctx.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
  * The daemon a loop run opened, and whether it was confirmed working, keyed by its ctx (the
  * runtime hands setup, every tick and teardown the same one; a restart is a new worker, a new ctx).
  */
-const runs = new WeakMap<LoopContext<unknown>, { daemon: Daemon; working: boolean }>();
+const runs = new WeakMap<LoopContext<unknown>, { daemon: Daemon; working: boolean; storeDown?: boolean }>();
 
 /**
  * The loop works again: an open alert.loop-gave-up about it (raised by the
@@ -61,7 +96,23 @@ export function daemonTick<State = unknown>(
   tick: (ctx: LoopContext<unknown>, state: State) => Promise<void>,
 ): (ctx: LoopContext<unknown>, state: State) => Promise<void> {
   return async (ctx, state) => {
-    await tick(ctx, state);
+    const run = runs.get(ctx);
+    try {
+      await tick(ctx, state);
+    } catch (err) {
+      // The database is away (restarting, cut off): this tick goes by, the next one tries again.
+      // Nothing was half done: every change is one transaction, and a claim held comes back by its lease.
+      if (!isStoreUnavailable(err)) throw err;
+      if (run && !run.storeDown) {
+        run.storeDown = true;
+        ctx.log.warn({ event: 'store.unavailable', err: { message: err.message } }, `${err.message}: ${ctx.name} waits for it`);
+      }
+      return;
+    }
+    if (run?.storeDown) {
+      run.storeDown = false;
+      ctx.log.info({ event: 'store.available' }, `the store can be reached again: ${ctx.name} resumes`);
+    }
     await confirmWorking(ctx);
   };
 }

@@ -103,6 +103,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     FTP_PASSWORD: masked(cfg.ftp.password),
     FTP_CERT_FINGERPRINT: cfg.ftp.certFingerprint,
     FTP_INSECURE: cfg.ftp.insecure ? 1 : null,
+    DB_URL: maskedUrl(cfg.dbUrl),
   };
 }
 
@@ -128,6 +129,16 @@ export function secretValues(cfg: Config): string[] {
   add(cfg.sftp.password);
   add(cfg.sftp.passphrase);
   add(cfg.ftp.password);
+  // DB_URL: the whole URL and its password (its user name is no secret, and redacting a common word
+  // such as "harvester" would mangle every line).
+  if (cfg.dbUrl) {
+    add(cfg.dbUrl);
+    const u = safeUrl(cfg.dbUrl);
+    if (u) {
+      add(u.password);
+      add(safeDecode(u.password));
+    }
+  }
   for (const webhook of [cfg.discordWebhookUrl, cfg.webhookUrl]) {
     if (!webhook) continue;
     add(webhook);

@@ -283,3 +283,30 @@ export const excludePatterns = z
       throw err;
     }
   });
+
+// --- several replicas on one PostgreSQL (issue 17) ----------------------------
+
+/**
+ * DB_URL: `postgres://user[:password]@host[:port]/database[?sslmode=...]`, the
+ * PostgreSQL store. Never quoted back: it may carry the password.
+ */
+export const databaseUrl = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return undefined;
+    let url: URL;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      return fail(ctx, 'is not a URL (use postgres://user@host/database)');
+    }
+    if (!['postgres:', 'postgresql:'].includes(url.protocol)) return fail(ctx, 'must be a postgres:// URL (SQLite is DB_PATH)');
+    if (!url.hostname) return fail(ctx, 'needs a host: postgres://user@host/database');
+    if (url.pathname.length <= 1) return fail(ctx, 'needs a database name: postgres://user@host/database');
+    const sslmode = url.searchParams.get('sslmode');
+    if (sslmode !== null && !['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode)) {
+      return fail(ctx, 'has an unknown sslmode (use disable, require, verify-ca or verify-full)');
+    }
+    return text.trim();
+  });

@@ -8,6 +8,7 @@ import {
   bindAddress,
   certFingerprint,
   clientUrl,
+  databaseUrl,
   filesFrom,
   remoteFolder,
   durationOrNever,
@@ -99,6 +100,8 @@ export const envSchema = z.object({
   FTP_PASSWORD: secret,
   FTP_CERT_FINGERPRINT: certFingerprint,
   FTP_INSECURE: flag,
+  // Several replicas on one PostgreSQL (issue 17).
+  DB_URL: databaseUrl,
 });
 
 export type Env = z.output<typeof envSchema>;

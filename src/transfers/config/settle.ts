@@ -183,6 +183,7 @@ export function settle(e: Env, cwd: string): Config {
     filesFromVariable: filesFrom.variable,
     filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (filesFrom.variable !== null ? null : '/'),
     exclude: e.EXCLUDE ?? parseExclude(DEFAULT_EXCLUDE),
+    dbUrl: e.DB_URL ?? null,
     warnings,
   };
 }

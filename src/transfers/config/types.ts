@@ -101,6 +101,8 @@ export interface Config {
   exclude: ExcludeRule[];
   /** FTP_*: how the FTPS File Transport logs in and which certificate it trusts. */
   ftp: FtpSettings;
+  /** DB_URL: the PostgreSQL store (several replicas share it); null: SQLite at dbPath. Secret: it may hold the password. */
+  dbUrl: string | null;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
@@ -122,6 +124,7 @@ export const SECRET_VARIABLES = [
   'SFTP_PASSPHRASE',
   'CLIENT_PASSWORD',
   'FTP_PASSWORD',
+  'DB_URL',
 ] as const;
 
 /** Variables whose value may instead come from the file named by `<NAME>_FILE` (files.ts). */

@@ -12,6 +12,7 @@ import type { DownloadClient } from '../clients/types';
 import { HostileNameError, localLayout, safeSegment, type LocalLayout } from '../layout';
 import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
+import { isStoreUnavailable } from '../store/errors';
 import { isClientError } from '../clients/errors';
 import { clearAlert, raiseAlert } from '../alerts';
 import { AllExcludedError, ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
@@ -179,10 +180,20 @@ export class Downloader {
     setMaxListeners(LISTENERS_PER_FILE * this.o.maxParallel + 10, abort.signal);
     const onStop = (): void => abort.abort(this.o.signal.reason);
     this.o.signal.addEventListener('abort', onStop, { once: true });
+    // Renewed every third of the lease. When renewals fail (the database is away), the download stops
+    // before the last renewed lease can end: after that another owner (another replica) may claim the
+    // transfer and write the same .part, so this one must have stopped writing by then.
+    let renewedAt = this.now();
     const renew = setInterval(() => {
       store.renewClaim(t.id, owner, this.leaseMs).then(
-        (ok) => { if (!ok) abort.abort(new ClaimLostError(t.id)); },
-        (err: unknown) => log.warn({ event: 'download.renew-failed', transferId: t.id, err }, 'could not renew the claim'),
+        (ok) => {
+          if (!ok) abort.abort(new ClaimLostError(t.id));
+          else renewedAt = this.now();
+        },
+        (err: unknown) => {
+          log.warn({ event: 'download.renew-failed', transferId: t.id, err }, 'could not renew the claim');
+          if (this.now() - renewedAt >= this.leaseMs - Math.floor(this.leaseMs / 3)) abort.abort(new ClaimLostError(t.id));
+        },
       );
     }, Math.floor(this.leaseMs / 3));
     const tlog = log.child({ transferId: t.id });
@@ -208,7 +219,11 @@ export class Downloader {
           `downloaded "${layout.name}"`);
       }
     } catch (err) {
-      await this.onFailure(a, err, abort.signal, tlog);
+      await this.onFailure(a, err, abort.signal, tlog).catch((failed: unknown) => {
+        // Recording the failure needs the store: when it is away, the claim's lease brings the transfer back.
+        if (!isStoreUnavailable(failed)) throw failed;
+        tlog.warn({ event: 'download.store-unavailable', name: a.name, err: { message: failed.message } }, `download of "${a.name}" stopped: the store cannot be reached`);
+      });
     } finally {
       clearInterval(renew);
       this.o.signal.removeEventListener('abort', onStop);
@@ -391,7 +406,13 @@ export class Downloader {
       return;
     }
     if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
-      log.warn({ event: 'download.claim-lost' }, 'claim lost to another owner: stopping this download');
+      log.warn({ event: 'download.claim-lost' }, 'claim lost (to another owner, or not renewed in time): stopping this download');
+      return;
+    }
+    if (isStoreUnavailable(err)) {
+      // Not the transfer's fault, and nothing can be recorded now: its .part stays, and the claim comes
+      // back when its lease ends (the download resumes then, here or on another replica).
+      log.warn({ event: 'download.store-unavailable', name: a.name, err: { message: (err as Error).message } }, `download of "${a.name}" stopped: the store cannot be reached`);
       return;
     }
     const paused = signal.reason instanceof DownloadsPausedError ? 'all'

@@ -25,6 +25,7 @@ import { backoffDelay } from './backoff';
 import { standInHash, transferId } from './ids';
 import { mergeListing } from './merge-listing';
 import { toFile, toNotification, toTransfer, type FileRow, type OutboxRow, type TransferRow } from './rows';
+import { SCHEMA_VERSION } from './migrations';
 import { openDatabase } from './sqlite-open';
 import { prepare, type Statements } from './statements';
 import {
@@ -77,6 +78,8 @@ function checkLease(leaseMs: number): void {
 
 export class SqliteStore implements Store {
   readonly file: string;
+  readonly kind = 'sqlite';
+  readonly schemaVersion = SCHEMA_VERSION;
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private readonly sql: Statements;
@@ -228,6 +231,11 @@ export class SqliteStore implements Store {
 
   async releaseAllClaims(): Promise<number> {
     return this.tx(() => this.sql.releaseAllTransferClaims.run().changes + this.sql.releaseAllOutboxClaims.run().changes);
+  }
+
+  /** One process uses the file (DESIGN.md 5): at its start every claim is of an earlier one. */
+  async releaseClaimsAtStart(): Promise<number> {
+    return this.releaseAllClaims();
   }
 
   async transition(id: string, owner: string, from: TransferState, to: TransferState, patch: TransitionPatch = {}): Promise<boolean> {

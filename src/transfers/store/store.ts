@@ -175,6 +175,12 @@ export interface Store {
   releaseClaimsOf(ownerPrefix: string): Promise<number>;
   releaseAllClaims(): Promise<number>;
   /**
+   * The daemon's start, before any loop runs: take back the claims of processes that are gone.
+   * SQLite (one process on the file): every claim. PostgreSQL (replicas share the database): none,
+   * since another replica's claims are its own and a dead one's come back when their lease ends.
+   */
+  releaseClaimsAtStart(): Promise<number>;
+  /**
    * Move the transfer from `from` to `to` (with `patch`), only if `owner` still holds its claim and
    * it is still in `from`. Reaching downloaded/imported/seeding/cleaned stamps its time and resets
    * attempts, lastError and nextAttemptAt (a new step starts with a clean slate). false: nothing changed.
