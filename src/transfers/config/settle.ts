@@ -141,7 +141,8 @@ export function settle(e: Env, cwd: string): Config {
     maxAttempts: e.MAX_ATTEMPTS ?? 5,
     minFreeSpaceBytes: e.MIN_FREE_SPACE ?? 1024 ** 3,
     // 0 reads as "no cap", as in rclone and most download tools.
-    maxDownloadRateBytesPerSec: e.MAX_DOWNLOAD_RATE ? e.MAX_DOWNLOAD_RATE : null,
+    maxDownloadRateBytesPerSec: e.MAX_DOWNLOAD_RATE?.plain ? e.MAX_DOWNLOAD_RATE.plain : null,
+    downloadRate: e.MAX_DOWNLOAD_RATE && (e.MAX_DOWNLOAD_RATE.plain === null || e.MAX_DOWNLOAD_RATE.plain > 0) ? e.MAX_DOWNLOAD_RATE : null,
     retentionMs: e.RETENTION === undefined ? 30 * 86_400_000 : e.RETENTION,
     umask: e.UMASK ?? 0o002,
     puid: e.PUID ?? null,
@@ -154,6 +155,9 @@ export function settle(e: Env, cwd: string): Config {
     torrentClient: { url: e.CLIENT_URL ?? null, username: e.CLIENT_USERNAME ?? null, password: e.CLIENT_PASSWORD ?? null },
     filesFrom: e.FILES_FROM ? (e.FILES_FROM.kind === 'path' ? { kind: 'path', dir: abs(e.FILES_FROM.dir) } : e.FILES_FROM) : { kind: 'path', dir: '/' },
     filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (e.FILES_FROM ? null : '/'),
+    segments: e.SEGMENTS ?? 'auto',
+    maxConnections: e.MAX_CONNECTIONS ?? 16,
+    minSegmentSize: e.MIN_SEGMENT_SIZE ?? 8 * 1024 ** 2,
     warnings,
   };
 }

@@ -2,6 +2,7 @@
 // and the lists of variable names other modules share (log levels, secrets,
 // secrets that may come from a file).
 import type { ClientKind } from '../model';
+import type { RateSchedule } from '../units';
 import type { SftpUrl } from '../transports/url';
 import type { SftpSettings } from '../transports/sftp-settings';
 import type { FilesFrom } from './fields';
@@ -66,8 +67,10 @@ export interface Config {
   firstRun: 'all' | 'new';
   maxAttempts: number;
   minFreeSpaceBytes: number;
-  /** null: no cap. */
+  /** null: no cap, or a schedule (then downloadRate says the cap by time of day). */
   maxDownloadRateBytesPerSec: number | null;
+  /** MAX_DOWNLOAD_RATE as a plain rate or a schedule by local time; null: unset. */
+  downloadRate: RateSchedule | null;
   /** How long cleaned transfers stay in the store; null: `never` prune. */
   retentionMs: number | null;
   umask: number;
@@ -93,6 +96,13 @@ export interface Config {
   filesFrom: FilesFrom;
   /** FILES_REMOTE_ROOT: the seedbox folder FILES_FROM shows; null: the client's default save folder (asked at start), or the reported paths as they are when FILES_FROM is unset. */
   filesRemoteRoot: string | null;
+  // --- Segmented transfers (DESIGN.md 8)
+  /** SEGMENTS: `auto` (add connections while the file's rate grows) or a fixed count; 1: one stream. */
+  segments: 'auto' | number;
+  /** MAX_CONNECTIONS: connections to one seedbox host across every file. */
+  maxConnections: number;
+  /** MIN_SEGMENT_SIZE: a file is split only into ranges at least this big. */
+  minSegmentSize: number;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }
