@@ -4,8 +4,10 @@
 // count and measures again. While the rate grows by the margin it keeps
 // doubling; the first time it does not, it goes back to the count before
 // (that step did not help: a line that one stream fills keeps one stream) and
-// stays there. Doubling reaches 16 in four steps: a far seedbox fills the line
-// within seconds, where one connection at a time would take half a minute.
+// stays there. Where the rate grew about as much as the count (each connection
+// capped, the line far from full) the next step is fourfold: 1, 2, 8, 16, so a
+// far seedbox fills the line within seconds, where one connection at a time
+// would take half a minute.
 // A pure function of what the engine reports and the injected clock.
 
 export type SegmentsSetting = 'auto' | number;
@@ -46,7 +48,7 @@ export class ConnectionPolicy {
   private settled: boolean;
 
   constructor(private readonly o: PolicyOptions) {
-    this.windowMs = o.windowMs ?? 1000;
+    this.windowMs = o.windowMs ?? 800;
     this.margin = o.margin ?? 0.2;
     const fixed = o.setting === 'auto' ? undefined : Math.max(1, Math.min(o.max, o.setting));
     this.target = fixed ?? 1;
@@ -89,12 +91,14 @@ export class ConnectionPolicy {
     // The count asked for last time was not granted (the host's connections are taken, or the
     // file cannot be split further): measure again at this count, ask no more than before.
     if (this.best && measured.connections <= this.best.connections) return this.target;
+    // Near-linear growth (each connection capped, the line far from full): a bigger step next.
+    const linear = this.best !== undefined && rate >= 0.85 * this.best.rate * (measured.connections / this.best.connections);
     this.best = measured;
     if (this.target >= this.o.max) {
       this.settled = true;
       return this.target;
     }
-    this.target = Math.min(this.o.max, Math.max(this.target, r.connections) * 2);
+    this.target = Math.min(this.o.max, Math.max(this.target, r.connections) * (linear ? 4 : 2));
     return this.target;
   }
 }

@@ -43,6 +43,11 @@ export class HostConnections {
     return this.lowered?.limit ?? this.o.max;
   }
 
+  /** How long until the pace allows the next opening. */
+  nextOpenInMs(): number {
+    return Math.max(0, this.nextOpenAt - this.now());
+  }
+
   /** A connection if one is free and the pace allows it now; else undefined (an addition that can wait). */
   tryAcquire(): (() => void) | undefined {
     const t = this.now();

@@ -65,7 +65,7 @@ export class RangesIgnoredError extends Error {
 }
 
 /** A finished connection shares the tail down to this: below, a new request costs more than it saves. */
-const TAIL_MIN = 2 * 1024 * 1024;
+const TAIL_MIN = 1024 * 1024;
 /** The policy and the stall watch look this often. */
 const TICK_MS = 200;
 const STALL_MS = 15_000;
@@ -186,8 +186,10 @@ class SegmentedDownload {
         job.onConnections?.(shown);
       }
       void this.record(false).catch((err: unknown) => job.log.warn({ event: 'download.ranges-unsaved', err }, 'could not record the ranges done'));
+      // Sooner while connections are wanted and the host's pace holds the next one back.
+      const pace = this.conns.size < this.policy.current ? job.hosts.nextOpenInMs() : TICK_MS;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, TICK_MS);
+        const timer = setTimeout(done, Math.max(5, Math.min(TICK_MS, pace)));
         function done(): void {
           clearTimeout(timer);
           resolve();

@@ -126,6 +126,9 @@ export interface ServedRange {
   version: number;
   /** The answer's connection is still open. */
   open: boolean;
+  /** Date.now() when the answer started, and when its connection closed. */
+  openedAt: number;
+  closedAt?: number;
 }
 
 export interface FakePutioOptions {

@@ -57,9 +57,9 @@ export function download(ctx: PutioContext, { req, path, query }: Call, res: Ser
   };
   if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   res.writeHead(status, headers);
-  const served: ServedRange = { fileId: id, start, end: end + 1, status, ranged: Boolean(range), sent: 0, version: node.version ?? 0, open: true };
+  const served: ServedRange = { fileId: id, start, end: end + 1, status, ranged: Boolean(range), sent: 0, version: node.version ?? 0, open: true, openedAt: Date.now() };
   ctx.fake.served.push(served);
-  res.on('close', () => { served.open = false; });
+  res.on('close', () => { served.open = false; served.closedAt = Date.now(); });
   const breakFault = faults.take(DOWNLOAD_KEY, ['drop', 'stall-body']);
   const cut = breakFault ? Math.min(body.length, breakFault.afterBytes ?? Math.floor(body.length / 2)) : body.length;
   const rate = ctx.fake.downloadRate;
