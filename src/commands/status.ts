@@ -138,7 +138,8 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, 
     // Connections (segmented transfers) when the download loop reports them.
     const conns = t.active.some((a) => typeof a.connections === 'number');
     const nameWidth = Math.max(16, columns - (8 + 24 + 13 + 10 + (conns ? 8 : 0) + 5 * 3 + 1));
-    const head = ['downloading', 'done', 'size', 'rate', ...(conns ? ['conns'] : []), 'time left'];
+    // Last, so the columns before read as they always did.
+    const head = ['downloading', 'done', 'size', 'rate', 'time left', ...(conns ? ['conns'] : [])];
     const active = new Table({ ...PLAIN_TABLE, head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')) });
     for (const a of t.active) {
       const c = conns ? [typeof a.connections === 'number' ? String(a.connections) : '-'] : [];
@@ -147,14 +148,14 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView }, 
         a.percent === null ? '-' : `${a.percent.toFixed(1)}%`,
         `${bytes(a.doneBytes)} / ${bytes(a.totalBytes)}`,
         a.rate === null ? '-' : rate(a.rate),
-        ...c,
         eta(a.etaSeconds),
+        ...c,
       ]);
       // Several files in flight: each one's connections and rate.
       const files = a.files ?? [];
       if (files.length > 1) {
         for (const f of files) {
-          active.push([plain(`  ${f.path}`, nameWidth), '', `${bytes(f.doneBytes)} / ${bytes(f.totalBytes)}`, rate(f.rate), ...(conns ? [String(f.connections)] : []), '']);
+          active.push([plain(`  ${f.path}`, nameWidth), '', `${bytes(f.doneBytes)} / ${bytes(f.totalBytes)}`, rate(f.rate), '', ...(conns ? [String(f.connections)] : [])]);
         }
       }
     }

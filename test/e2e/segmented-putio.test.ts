@@ -184,7 +184,7 @@ test('SIGKILL with 8 ranges in flight, restart: the file is intact, nothing rest
     const status = runCli(['status'], { env: { HTTP_BIND: ops.replace(/^http:\/\//, ''), HTTP_TOKEN: '' } });
     await status.exited;
     assert.match(status.stdout(), /conns/, 'harvester status has a connections column');
-    assert.match(status.stdout(), /killed\.mkv[^\n]*│\s+8\s+│/, 'with 8 for the file');
+    assert.match(status.stdout(), /killed\.mkv[^\n]*│\s+8\s+│\n/, 'with 8 for the file');
     await waitUntil(() => first!.lines.some((l) => l.event === 'download.progress' && l.connections === 8), 30_000, 'download.progress with connections 8');
     first.child.kill('SIGKILL');
     await first.exited;

@@ -22,13 +22,13 @@ import { Readable } from 'node:stream';
 import { checkTorrent } from './torrent-file';
 import { z } from 'zod';
 import type { RemoteFile, RemoteTransfer } from '../model';
-import type { AddRequest, DownloadClient } from './types';
+import type { AddRequest, DownloadClient, RangeBytes } from './types';
 import { NotFoundError, RejectedError, isClientError } from './errors';
 import { DelugeRpc, type RpcCallOptions } from './deluge-rpc';
 import { MountReader, type MountReaderOptions } from './deluge-mount';
 import { DelugeTorrent, StringList, TORRENT_KEYS, TorrentsStatus } from './deluge-schemas';
 import { infoHashFromMagnet, nameFromMagnet } from './magnet';
-import { rangeGet, resumeFrom } from '../net/range-get';
+import { rangeGet, rangeGetBounded, resumeFrom } from '../net/range-get';
 import { errorForStatus, type FetchLike } from '../net/http';
 import { validate } from '../net/json';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
@@ -69,6 +69,9 @@ const HASH = /^[0-9a-f]{40}$/;
 
 export class DelugeClient implements DownloadClient {
   readonly kind = 'deluge' as const;
+  /** Segmented reads (DESIGN.md 8): over HTTP only (DELUGE_COMPLETED_DIR), not from a mount. */
+  readonly readRange?: (file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal) => Promise<RangeBytes>;
+  readonly readHost?: string;
   private readonly rpc: DelugeRpc;
   private readonly label: string;
   private readonly mount: MountReader | undefined;
@@ -115,6 +118,8 @@ export class DelugeClient implements DownloadClient {
     else if (opts.completedDir) {
       const dir = opts.completedDir.replace(/^\/+|\/+$/g, '');
       this.filesUrl = dir ? `${baseText}/${dir}` : baseText;
+      this.readHost = `deluge ${base.host}`;
+      this.readRange = (file, range, signal) => this.fetchRange(file, range, signal);
     }
   }
 
@@ -262,6 +267,24 @@ export class DelugeClient implements DownloadClient {
       }
     }
     await this.rpc.call('label.set_torrent', [hash, this.label], z.unknown(), { signal });
+  }
+
+  /** One Segment over HTTP: `Range: bytes=a-b`, an exact 206 of the listed size and the same validator as the earlier ranges. */
+  private async fetchRange(file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal): Promise<RangeBytes> {
+    const operation = 'Deluge download';
+    const url = `${this.filesUrl!}/${segments(file.path).map(encodeURIComponent).join('/')}`;
+    const answer = await rangeGetBounded({
+      url, offset: range.offset, end: range.end, size: file.size, operation,
+      ...(range.version !== undefined ? { version: range.version } : {}),
+      ...(this.authorization ? { headers: { Authorization: this.authorization } } : {}),
+      timeoutMs: this.timeoutMs, stallTimeoutMs: this.stallTimeoutMs, fetch: this.fetchImpl,
+      ...(signal ? { signal } : {}),
+    });
+    if ('bytes' in answer) return Object.assign(answer.bytes, { version: answer.version });
+    if (answer.status === 404 || answer.status === 410) {
+      throw new NotFoundError(`${operation}: the file is missing under DELUGE_COMPLETED_DIR (HTTP ${answer.status})`, { operation, status: answer.status });
+    }
+    throw errorForStatus(answer.status, answer.headers, operation);
   }
 
   private async fetchOnce(url: string, offset: number, signal?: AbortSignal): Promise<Readable> {

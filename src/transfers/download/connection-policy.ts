@@ -46,9 +46,11 @@ export class ConnectionPolicy {
   /** The last measured count and its rate. */
   private best: { connections: number; rate: number } | undefined;
   private settled: boolean;
+  /** The last step measured no growth once: measured again before it is undone. */
+  private doubted = false;
 
   constructor(private readonly o: PolicyOptions) {
-    this.windowMs = o.windowMs ?? 800;
+    this.windowMs = o.windowMs ?? 1000;
     this.margin = o.margin ?? 0.2;
     const fixed = o.setting === 'auto' ? undefined : Math.max(1, Math.min(o.max, o.setting));
     this.target = fixed ?? 1;
@@ -83,11 +85,18 @@ export class ConnectionPolicy {
     const measured = { connections: r.connections, rate };
     this.window = undefined;
     if (this.best && measured.connections > this.best.connections && rate < this.best.rate * (1 + this.margin)) {
+      // A window can fall on the new connections' start (a request's round trip, a busy machine):
+      // one more look before deciding that more did not help.
+      if (!this.doubted) {
+        this.doubted = true;
+        return this.target;
+      }
       // More did not help: back to what was enough.
       this.target = this.best.connections;
       this.settled = true;
       return this.target;
     }
+    this.doubted = false;
     // The count asked for last time was not granted (the host's connections are taken, or the
     // file cannot be split further): measure again at this count, ask no more than before.
     if (this.best && measured.connections <= this.best.connections) return this.target;

@@ -72,6 +72,12 @@ const STALL_MS = 15_000;
 /** Record at least every second with new bytes, or every RECORD_BYTES a connection. */
 const RECORD_EVERY_MS = 1000;
 const RECORD_BYTES = 2 * 1024 * 1024;
+/** A request asks for about this long of the connection's rate, within these bounds. */
+const REQUEST_SECONDS = 3;
+const REQUEST_MIN = 4 * 1024 * 1024;
+const REQUEST_MAX = 64 * 1024 * 1024;
+const ALIGN = 64 * 1024;
+
 /** Failed connections in a row (no byte between them) before the file's attempt fails. */
 const MAX_FAILURES = 6;
 
@@ -85,6 +91,8 @@ class SegmentStop extends Error {
 interface Connection {
   seg: Segment | undefined;
   abort: AbortController | undefined;
+  /** Bytes per second of its last request: the next one asks for REQUEST_SECONDS of it. */
+  rate: number;
 }
 
 /** Fetch every byte of the file not yet on disk into `job.part`. Throws RangesIgnoredError, SourceChangedError, or the remote's error. */
@@ -205,7 +213,12 @@ class SegmentedDownload {
   private grow(): void {
     const segs = this.book.segments;
     const flowing = segs.length > 0 && segs.every((s) => s.firstByteAt !== undefined);
+    const before = this.policy.current;
     const target = this.policy.want({ bytes: this.bytes, connections: this.conns.size, flowing });
+    if (target !== before) {
+      this.job.log.debug({ event: 'download.connections', path: this.job.file.path, from: before, to: target, settled: this.policy.done, at: this.conns.size },
+        `connections for ${this.job.file.path}: ${target}`);
+    }
     while (this.conns.size < target) {
       const release = this.job.hosts.tryAcquire();
       if (!release) return;
@@ -230,7 +243,7 @@ class SegmentedDownload {
   private startConnection(release: () => void, minSplit: number): boolean {
     const seg = this.book.assign(minSplit);
     if (!seg) return false;
-    const conn: Connection = { seg, abort: undefined };
+    const conn: Connection = { seg, abort: undefined, rate: 0 };
     this.conns.add(conn);
     const task = this.connection(conn).finally(() => {
       if (conn.seg) this.book.release(conn.seg);
@@ -296,7 +309,25 @@ class SegmentedDownload {
     return false;
   }
 
+  /**
+   * A segment in requests of a few seconds each (at the connection's own rate): a range another
+   * connection takes over is then never cut in the middle of an answer, whose bytes in flight
+   * would cross the link for nothing. Over keep-alive, each request costs a round trip.
+   */
   private async fetch(conn: Connection, seg: Segment): Promise<void> {
+    while (seg.pos < seg.end && !this.stop.signal.aborted) {
+      const size = Math.min(REQUEST_MAX, Math.max(REQUEST_MIN, Math.floor(conn.rate * REQUEST_SECONDS)));
+      const stop = Math.min(seg.end, alignDown(seg.pos + size));
+      seg.requested = stop > seg.pos ? stop : seg.end;
+      const from = seg.pos;
+      const began = this.now();
+      await this.request(conn, seg, seg.requested);
+      const ms = this.now() - began;
+      if (ms > 0) conn.rate = ((seg.pos - from) * 1000) / ms;
+    }
+  }
+
+  private async request(conn: Connection, seg: Segment, stop: number): Promise<void> {
     const { job } = this;
     const abort = new AbortController();
     conn.abort = abort;
@@ -304,21 +335,13 @@ class SegmentedDownload {
     this.stop.signal.addEventListener('abort', onStop, { once: true });
     let stream: RangeBytes | undefined;
     try {
-      stream = await job.client.readRange(job.file, { offset: seg.pos, end: seg.end, ...(this.version ? { version: this.version } : {}) }, abort.signal);
+      stream = await job.client.readRange(job.file, { offset: seg.pos, end: stop, ...(this.version ? { version: this.version } : {}) }, abort.signal);
       await this.pin(stream.version ?? `size:${this.size}`);
-      const asked = seg.end;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        // Cut short by a split: the rest is another connection's. Else read on to the stream's end,
-        // where the client checks the copy did not change while it was read.
-        if (seg.pos >= seg.end) {
-          if (seg.end < asked) break;
-          continue;
-        }
-        let len = Math.min(chunk.length, seg.end - seg.pos);
+        // Read on to the stream's end, where the client checks the copy did not change while it was read.
+        if (seg.pos >= stop) continue;
+        const len = Math.min(chunk.length, stop - seg.pos);
         await job.limiter?.take(len, abort.signal);
-        // Another connection may have taken the back half meanwhile.
-        len = Math.min(len, seg.end - seg.pos);
-        if (len <= 0) break;
         const at = seg.pos;
         seg.reserved = at + len;
         await this.fh.write(chunk, 0, len, at);
@@ -326,15 +349,13 @@ class SegmentedDownload {
         this.bytes += len;
         this.failures = 0;
         job.onBytes(len);
-        if (seg.pos >= seg.end && seg.end < asked) break;
       }
       if (abort.signal.aborted) throw abort.signal.reason;
-      if (seg.pos < seg.end) {
-        throw new NetworkError(`${job.client.readHost ?? 'read'}: range ended at byte ${seg.pos}, before ${seg.end}`, { operation: 'read range' });
+      if (seg.pos < stop) {
+        throw new NetworkError(`${job.client.readHost ?? 'read'}: range ended at byte ${seg.pos}, before ${stop}`, { operation: 'read range' });
       }
     } finally {
       this.stop.signal.removeEventListener('abort', onStop);
-      // The rest of an answer nobody needs (a range cut short by a split) is not read.
       stream?.destroy();
     }
   }
@@ -366,6 +387,10 @@ class SegmentedDownload {
     this.recording = this.pinned.then(() => this.job.ranges.save(this.version!, written)).finally(() => { this.recording = undefined; });
     await this.recording;
   }
+}
+
+function alignDown(n: number): number {
+  return Math.floor(n / ALIGN) * ALIGN;
 }
 
 /** A 503/429 or a refused connection: the host wants fewer connections. */

@@ -23,6 +23,8 @@ export interface Segment {
   end: number;
   /** A write in flight covers [pos, reserved): a split never cuts below it. */
   reserved: number;
+  /** The request in flight asked up to here: a split never cuts it (its bytes would cross the link for nothing). */
+  requested: number;
   readonly openedAt: number;
   /** When its last byte (or, before any, its opening) happened: a stall is measured from here. */
   lastByteAt: number;
@@ -77,7 +79,7 @@ export class SegmentBook {
     if (gap) return this.open(gap.start, gap.end);
     const victim = this.slowest();
     if (!victim) return undefined;
-    const from = Math.max(victim.pos, victim.reserved);
+    const from = claimed(victim);
     const left = victim.end - from;
     if (left < 2 * Math.max(1, minSplit)) return undefined;
     const mid = Math.min(victim.end - minSplit, alignUp(from + Math.floor(left / 2)));
@@ -121,7 +123,7 @@ export class SegmentBook {
 
   private open(start: number, end: number): Segment {
     const t = this.now();
-    const seg: Segment = { id: this.nextId++, start, pos: start, end, reserved: start, openedAt: t, lastByteAt: t, firstByteAt: undefined };
+    const seg: Segment = { id: this.nextId++, start, pos: start, end, reserved: start, requested: start, openedAt: t, lastByteAt: t, firstByteAt: undefined };
     this.active.set(seg.id, seg);
     return seg;
   }
@@ -131,14 +133,14 @@ export class SegmentBook {
    * counted at the others' mean (it is not slow, only new).
    */
   private slowest(): Segment | undefined {
-    const segs = [...this.active.values()].filter((s) => s.end > Math.max(s.pos, s.reserved));
+    const segs = [...this.active.values()].filter((s) => s.end > claimed(s));
     if (segs.length === 0) return undefined;
     const rates = segs.map((s) => this.rateOf(s)).filter((r) => r > 0);
     const mean = rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 1;
     let best: Segment | undefined;
     let bestEta = -1;
     for (const s of segs) {
-      const eta = (s.end - Math.max(s.pos, s.reserved)) / (this.rateOf(s) || mean);
+      const eta = (s.end - claimed(s)) / (this.rateOf(s) || mean);
       if (eta > bestEta) [best, bestEta] = [s, eta];
     }
     return best;
@@ -148,6 +150,11 @@ export class SegmentBook {
     const all = merge([...this.done, r]);
     this.done.splice(0, this.done.length, ...all);
   }
+}
+
+/** Where what a segment has in hand ends: written, being written, or asked for. */
+function claimed(s: Segment): number {
+  return Math.max(s.pos, s.reserved, s.requested);
 }
 
 /** Sorted, overlapping and touching ranges joined. */
