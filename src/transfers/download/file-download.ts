@@ -100,7 +100,8 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     }
   }
   if (seg) await keepPrefix(part, seg.ranges);
-  const release = await seg?.hosts.acquire(job.signal);
+  // One stream to a remote host holds one of its MAX_CONNECTIONS too (a folder on this machine does not).
+  const release = job.client.readHost ? await seg?.hosts.acquire(job.signal) : undefined;
   seg?.onConnections?.(1);
   try {
     return await downloadOneStream(job, part);
