@@ -316,8 +316,9 @@ class SegmentedDownload {
    */
   private async fetch(conn: Connection, seg: Segment): Promise<void> {
     while (seg.pos < seg.end && !this.stop.signal.aborted) {
-      const size = Math.min(REQUEST_MAX, Math.max(REQUEST_MIN, Math.floor(conn.rate * REQUEST_SECONDS)));
-      const stop = Math.min(seg.end, alignDown(seg.pos + size));
+      // At most half the segment's rest: the other half stays free for a connection to take over.
+      const size = Math.min(REQUEST_MAX, Math.floor((seg.end - seg.pos) / 2), Math.floor(conn.rate * REQUEST_SECONDS));
+      const stop = Math.min(seg.end, alignDown(seg.pos + Math.max(REQUEST_MIN, size)));
       seg.requested = stop > seg.pos ? stop : seg.end;
       const from = seg.pos;
       const began = this.now();

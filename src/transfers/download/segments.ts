@@ -77,16 +77,17 @@ export class SegmentBook {
   assign(minSplit: number): Segment | undefined {
     const gap = this.gaps.shift();
     if (gap) return this.open(gap.start, gap.end);
-    const victim = this.slowest();
-    if (!victim) return undefined;
-    const from = claimed(victim);
-    const left = victim.end - from;
-    if (left < 2 * Math.max(1, minSplit)) return undefined;
-    const mid = Math.min(victim.end - minSplit, alignUp(from + Math.floor(left / 2)));
-    if (mid <= from || mid >= victim.end) return undefined;
-    const end = victim.end;
-    victim.end = mid;
-    return this.open(mid, end);
+    // The slowest first; one that cannot be split (its rest is in hand, or too small) passes to the next.
+    for (const victim of this.bySlowest()) {
+      // Half of what the victim has left, but never what it has in hand (written, being written,
+      // asked for); the half taken must be worth a connection.
+      const mid = alignUp(Math.max(claimed(victim), victim.pos + Math.floor((victim.end - victim.pos) / 2)));
+      if (victim.end - mid < Math.max(1, minSplit) || mid <= victim.pos) continue;
+      const end = victim.end;
+      victim.end = mid;
+      return this.open(mid, end);
+    }
+    return undefined;
   }
 
   /** Bytes [pos, pos + n) of the segment are on disk. */
@@ -129,21 +130,15 @@ export class SegmentBook {
   }
 
   /**
-   * The segment expected to finish last: bytes left over its own rate; one with no rate yet is
-   * counted at the others' mean (it is not slow, only new).
+   * The segments by the time they are expected to take, longest first: bytes left over their own
+   * rate; one with no rate yet is counted at the others' mean (it is not slow, only new).
    */
-  private slowest(): Segment | undefined {
+  private bySlowest(): Segment[] {
     const segs = [...this.active.values()].filter((s) => s.end > claimed(s));
-    if (segs.length === 0) return undefined;
     const rates = segs.map((s) => this.rateOf(s)).filter((r) => r > 0);
     const mean = rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 1;
-    let best: Segment | undefined;
-    let bestEta = -1;
-    for (const s of segs) {
-      const eta = (s.end - claimed(s)) / (this.rateOf(s) || mean);
-      if (eta > bestEta) [best, bestEta] = [s, eta];
-    }
-    return best;
+    const eta = (s: Segment): number => (s.end - claimed(s)) / (this.rateOf(s) || mean);
+    return segs.sort((a, b) => eta(b) - eta(a));
   }
 
   private add(r: ByteRange): void {
