@@ -318,7 +318,9 @@ class SegmentedDownload {
     while (seg.pos < seg.end && !this.stop.signal.aborted) {
       // At most half the segment's rest: the other half stays free for a connection to take over.
       const size = Math.min(REQUEST_MAX, Math.floor((seg.end - seg.pos) / 2), Math.floor(conn.rate * REQUEST_SECONDS));
-      const stop = Math.min(seg.end, alignDown(seg.pos + Math.max(REQUEST_MIN, size)));
+      // Settled on one connection (a line one stream fills): nobody takes ranges over, one request for the rest.
+      const alone = this.policy.done && this.policy.current <= 1;
+      const stop = alone ? seg.end : Math.min(seg.end, alignDown(seg.pos + Math.max(REQUEST_MIN, size)));
       seg.requested = stop > seg.pos ? stop : seg.end;
       const from = seg.pos;
       const began = this.now();
