@@ -75,13 +75,15 @@ export function download(ctx: PutioContext, { req, path, query }: Call, res: Ser
     if (res.destroyed || !served.open) return;
     if (at >= cut) {
       if (!breakFault) res.end();
-      else if (breakFault.kind === 'drop') res.socket?.destroy();
-      return; // stall-body: silent, the socket kept open
+      return; // drop: hung up after the last piece was flushed (below); stall-body: silent, the socket kept open
     }
     const piece = body.subarray(at, Math.min(cut, at + CHUNK));
     at += piece.length;
     served.sent += piece.length;
-    const more = res.write(piece);
+    const last = at >= cut;
+    const more = res.write(piece, () => {
+      if (last && breakFault?.kind === 'drop') res.socket?.destroy();
+    });
     const wait = rate ? (piece.length * 1000) / rate : 0;
     const go = (): void => { setTimeout(next, wait); };
     if (more) go();
