@@ -6,6 +6,7 @@ import { Downloader } from '../src/transfers/download/downloader';
 import { DownloadHistoryBatch } from '../src/transfers/download/history';
 import { downloadsPause } from '../src/transfers/downloads-pause';
 import type { Store } from '../src/transfers/store/store';
+import { rateAt } from '../src/transfers/units';
 import { daemonTick, openDaemon } from './support/daemon';
 
 interface DownloadState {
@@ -34,7 +35,11 @@ export default defineLoop({
       // PUID/PGID only mean something to root (the convention of *arr containers).
       fileOwner: process.getuid?.() === 0 && (config.puid !== null || config.pgid !== null)
         ? { uid: config.puid ?? 0, gid: config.pgid ?? 0 } : undefined,
-      maxRate: config.maxDownloadRateBytesPerSec ?? undefined,
+      // MAX_DOWNLOAD_RATE, read at every chunk: a schedule by local time applies live.
+      ...(config.downloadRate ? { rateCap: () => rateAt(config.downloadRate!, new Date()) } : {}),
+      segments: config.segments,
+      maxConnections: config.maxConnections,
+      minSegmentSize: config.minSegmentSize,
       minFreeBytes: config.minFreeSpaceBytes,
       exclude: config.exclude,
     });

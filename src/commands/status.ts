@@ -148,16 +148,29 @@ export function renderStatus(s: { loops: LoopsView; transfers: TransfersView; re
   if (t.active.length === 0) {
     lines.push('nothing downloading');
   } else {
-    const nameWidth = Math.max(16, columns - (8 + 24 + 13 + 10 + 5 * 3 + 1));
-    const active = new Table({ ...PLAIN_TABLE, head: ['downloading', 'done', 'size', 'rate', 'time left'], colAligns: ['left', 'right', 'right', 'right', 'right'] });
+    // Connections (segmented transfers) when the download loop reports them.
+    const conns = t.active.some((a) => typeof a.connections === 'number');
+    const nameWidth = Math.max(16, columns - (8 + 24 + 13 + 10 + (conns ? 8 : 0) + 5 * 3 + 1));
+    // Last, so the columns before read as they always did.
+    const head = ['downloading', 'done', 'size', 'rate', 'time left', ...(conns ? ['conns'] : [])];
+    const active = new Table({ ...PLAIN_TABLE, head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')) });
     for (const a of t.active) {
+      const c = conns ? [typeof a.connections === 'number' ? String(a.connections) : '-'] : [];
       active.push([
         plain(a.name, nameWidth),
         a.percent === null ? '-' : `${a.percent.toFixed(1)}%`,
         `${bytes(a.doneBytes)} / ${bytes(a.totalBytes)}`,
         a.rate === null ? '-' : rate(a.rate),
         eta(a.etaSeconds),
+        ...c,
       ]);
+      // Several files in flight: each one's connections and rate.
+      const files = a.files ?? [];
+      if (files.length > 1) {
+        for (const f of files) {
+          active.push([plain(`  ${f.path}`, nameWidth), '', `${bytes(f.doneBytes)} / ${bytes(f.totalBytes)}`, rate(f.rate), '', ...(conns ? [String(f.connections)] : [])]);
+        }
+      }
     }
     lines.push(active.toString());
   }

@@ -107,5 +107,12 @@ export function activeOf(detail: unknown): TransferProgress[] | undefined {
       rate: num(x.rate),
       etaSeconds: typeof x.etaSeconds === 'number' && Number.isFinite(x.etaSeconds) ? x.etaSeconds : null,
       startedAt: num(x.startedAt),
+      // Segmented transfers: the connections of the transfer and of each file in flight, when the loop says.
+      ...(typeof x.connections === 'number' ? { connections: num(x.connections) } : {}),
+      ...(Array.isArray(x.files) ? {
+        files: (x.files as unknown[])
+          .filter((f): f is Record<string, unknown> => typeof f === 'object' && f !== null && typeof (f as { path?: unknown }).path === 'string')
+          .map((f) => ({ path: String(f.path), doneBytes: num(f.doneBytes), totalBytes: num(f.totalBytes), connections: num(f.connections), rate: num(f.rate) })),
+      } : {}),
     }));
 }

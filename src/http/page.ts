@@ -165,6 +165,11 @@ function pct(p: number | null): string {
   return p === null ? '–' : `${p.toFixed(1)}%`;
 }
 
+/** `4 connections` under a download: a segmented file fetches over several at once. */
+function connectionsNote(n: number | null | undefined): string {
+  return n ? `<span class="connections">${n} connection${n === 1 ? '' : 's'}</span>` : '';
+}
+
 function downloadsSection(active: ActiveDownload[], paused: DownloadsPause | null, actions: boolean): string {
   const button = !actions || paused === null ? ''
     : paused.paused
@@ -175,7 +180,7 @@ function downloadsSection(active: ActiveDownload[], paused: DownloadsPause | nul
   const items = active.map((a) => `<li class="download" data-id="${escapeHtml(a.id)}">
 <div class="name">${escapeHtml(a.name)}</div>
 ${progressBar(a.doneBytes, a.totalBytes, `${a.name}: ${pct(a.percent)}`)}
-<div class="figures"><span class="pct">${pct(a.percent)}</span><span>${escapeHtml(bytes(a.doneBytes))} of ${escapeHtml(bytes(a.totalBytes))}</span><span class="rate">${a.rate === null ? '–' : escapeHtml(rate(a.rate))}</span><span class="eta">${a.etaSeconds === null ? '' : `${escapeHtml(eta(a.etaSeconds))} left`}</span></div>
+<div class="figures"><span class="pct">${pct(a.percent)}</span><span>${escapeHtml(bytes(a.doneBytes))} of ${escapeHtml(bytes(a.totalBytes))}</span><span class="rate">${a.rate === null ? '–' : escapeHtml(rate(a.rate))}</span><span class="eta">${a.etaSeconds === null ? '' : `${escapeHtml(eta(a.etaSeconds))} left`}</span>${connectionsNote(a.connections)}</div>
 </li>`).join('\n');
   return `<section id="downloads" aria-labelledby="h-downloads">
 <h2 id="h-downloads">Downloading <span class="count">${active.length}</span> ${button}</h2>

@@ -50,6 +50,10 @@ export interface ActiveDownload {
   rate: number | null;
   etaSeconds: number | null;
   startedAt: number | null;
+  /** Connections to the seedbox now (segmented files hold several); null when only the store's view is known. */
+  connections?: number | null;
+  /** Each file in flight: its connections and rate. */
+  files?: Array<{ path: string; doneBytes: number; totalBytes: number; connections: number; rate: number }>;
 }
 
 export interface TransferView {
@@ -219,12 +223,13 @@ export async function transfersView(ctx: ViewContext, q: TransfersQuery = { stat
   const live = ctx.downloads.current().active;
   const active: ActiveDownload[] = live.map((a) => ({
     id: a.id, name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, percent: percent(a.doneBytes, a.totalBytes),
-    rate: a.rate, etaSeconds: a.etaSeconds, startedAt: a.startedAt,
+    rate: a.rate, etaSeconds: a.etaSeconds, startedAt: a.startedAt, connections: a.connections ?? null,
+    files: (a.files ?? []).map((f) => ({ path: f.path, doneBytes: f.doneBytes, totalBytes: f.totalBytes, connections: f.connections ?? 0, rate: f.rate ?? 0 })),
   }));
   // The store knows of downloads the loop has not published yet (or when it does not answer).
   for (const t of transfers) {
     if (t.state === 'downloading' && !active.some((a) => a.id === t.id)) {
-      active.push({ id: t.id, name: t.name, doneBytes: t.doneBytes, totalBytes: t.totalBytes, percent: t.percent, rate: null, etaSeconds: null, startedAt: null });
+      active.push({ id: t.id, name: t.name, doneBytes: t.doneBytes, totalBytes: t.totalBytes, percent: t.percent, rate: null, etaSeconds: null, startedAt: null, connections: null, files: [] });
     }
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);

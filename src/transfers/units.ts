@@ -104,3 +104,78 @@ export function formatSize(bytes: number): string {
   }
   return String(bytes);
 }
+
+/**
+ * MAX_DOWNLOAD_RATE as a plain rate (`20M`) or a schedule by the local time of day:
+ * `08:00-23:00=4M,*=0` (from 08:00 to 23:00 at most 4 MiB/s, else no cap). Windows may wrap
+ * midnight (`23:00-07:00=0`); the first that holds wins; `*` is the rest of the day (without
+ * it, the rest has no cap); 0 means no cap.
+ */
+export interface RateSchedule {
+  windows: Array<{ from: number; to: number; bytesPerSec: number }>;
+  /** The rate outside every window (`*`); 0: no cap. */
+  otherwise: number;
+  /** The value when it was one plain rate, not a schedule. */
+  plain: number | null;
+}
+
+const SCHEDULE_HINT = 'is not a rate or a rate schedule (use e.g. 20M, or 08:00-23:00=4M,*=0)';
+const WINDOW = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/;
+
+export function parseRateSchedule(text: string, variable = 'MAX_DOWNLOAD_RATE'): RateSchedule {
+  if (typeof text !== 'string') throw new ConfigError(variable, SCHEDULE_HINT);
+  if (!text.includes('=')) {
+    try {
+      const plain = parseRate(text, variable);
+      return { windows: [], otherwise: plain, plain };
+    } catch {
+      throw new ConfigError(variable, `${quote(text)} ${SCHEDULE_HINT}`);
+    }
+  }
+  const out: RateSchedule = { windows: [], otherwise: 0, plain: null };
+  let star = false;
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const [when, rate, extra] = part.split('=').map((p) => p.trim());
+    const bad = (why: string): never => { throw new ConfigError(variable, `${quote(part)} in ${quote(text)} ${why}`); };
+    if (extra !== undefined || !when || !rate) bad('is not a rule (use e.g. 08:00-23:00=4M or *=0)');
+    let bytesPerSec = 0;
+    try {
+      bytesPerSec = parseRate(rate!, variable);
+    } catch {
+      bad(`has no rate (use e.g. 4M, or 0 for no cap)`);
+    }
+    if (when === '*') {
+      if (star) bad('repeats * (one rule for the rest of the day)');
+      star = true;
+      out.otherwise = bytesPerSec;
+      continue;
+    }
+    const m = WINDOW.exec(when!);
+    if (!m) bad('is not a time window (use e.g. 08:00-23:00)');
+    const [h1, m1, h2, m2] = [m![1], m![2], m![3], m![4]].map(Number) as [number, number, number, number];
+    if (h1 > 24 || h2 > 24 || m1 > 59 || m2 > 59 || (h1 === 24 && m1 > 0) || (h2 === 24 && m2 > 0)) bad('is not a time of day (00:00 to 24:00)');
+    const from = h1 * 60 + m1;
+    const to = h2 * 60 + m2;
+    if (from === to) bad('is an empty window');
+    out.windows.push({ from, to, bytesPerSec });
+  }
+  return out;
+}
+
+/** The cap at `date` (its local time of day); null: no cap. */
+export function rateAt(schedule: RateSchedule, date: Date): number | null {
+  const minute = date.getHours() * 60 + date.getMinutes();
+  for (const w of schedule.windows) {
+    const inside = w.from < w.to ? minute >= w.from && minute < w.to : minute >= w.from || minute < w.to;
+    if (inside) return w.bytesPerSec || null;
+  }
+  return schedule.otherwise || null;
+}
+
+/** A schedule as `harvester check` shows it: `08:00-23:00=4M/s, *=no cap`. */
+export function formatRateSchedule(schedule: RateSchedule): string {
+  const r = (n: number): string => (n ? `${formatSize(n)}/s` : 'no cap');
+  if (schedule.plain !== null) return r(schedule.plain);
+  const hm = (m: number): string => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  return [...schedule.windows.map((w) => `${hm(w.from)}-${hm(w.to)}=${r(w.bytesPerSec)}`), `*=${r(schedule.otherwise)}`].join(', ');
+}

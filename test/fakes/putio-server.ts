@@ -34,6 +34,7 @@ export type {
   Fault,
   FaultKind,
   RecordedRequest,
+  ServedRange,
 } from './putio/types';
 
 export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakePutio> {
@@ -79,6 +80,14 @@ export async function startFakePutio(opts: FakePutioOptions = {}): Promise<FakeP
       if (!node) return;
       if (status === undefined) delete node.downloadStatus;
       else node.downloadStatus = status;
+    },
+    served: [],
+    downloadRate: 0,
+    replaceContent: (fileId, content) => {
+      const node = tree.get(fileId);
+      if (!node) return;
+      node.content = content;
+      node.version = (node.version ?? 0) + 1;
     },
     calls: (key) => log.calls(key),
     waitForCalls: (key, count) => log.waitForCalls(key, count),

@@ -146,6 +146,29 @@ export function storeInterfaceSuite(factory: StoreFactory): void {
       await store.close();
     });
 
+    test("a segmented file's ranges: a version without ranges is kept, a changed file or a re-grab voids them", async () => {
+      // Segmented transfers (download/segmented-file.ts) rely on each of these on every store.
+      const store = await open(await dbFile());
+      await store.upsertRemote('putio', remote('r', { totalBytes: 310 }));
+      const list = [{ id: 'f1', path: 'Film/film.mkv', size: 300 }, { id: 'f2', path: 'Film/extra.mkv', size: 10 }];
+      await store.setFiles('putio:r', list, 'Film');
+      assert.equal(await store.fileRanges('putio:r', 'Film/film.mkv'), undefined, 'nothing recorded: a one-stream .part, or none');
+      await store.recordRanges('putio:r', 'Film/film.mkv', '300:"e1"', []);
+      assert.deepEqual(await store.fileRanges('putio:r', 'Film/film.mkv'), { version: '300:"e1"', ranges: [] }, 'a version with no range yet: the .part has holes');
+      await store.recordRanges('putio:r', 'Film/film.mkv', '300:"e1"', [{ start: 0, end: 60 }, { start: 100, end: 200 }]);
+      await store.recordRanges('putio:r', 'Film/extra.mkv', '10:"x"', [{ start: 0, end: 5 }]);
+      assert.deepEqual(await store.fileRanges('putio:r', 'Film/film.mkv'), { version: '300:"e1"', ranges: [{ start: 0, end: 60 }, { start: 100, end: 200 }] });
+      // The seedbox lists the file at another size: its ranges are void; the unchanged one keeps its own.
+      await store.setFiles('putio:r', [{ ...list[0]!, size: 301 }, list[1]!], 'Film');
+      assert.equal(await store.fileRanges('putio:r', 'Film/film.mkv'), undefined);
+      assert.deepEqual(await store.fileRanges('putio:r', 'Film/extra.mkv'), { version: '10:"x"', ranges: [{ start: 0, end: 5 }] });
+      // A re-grab starts the transfer over: no range of the old attempt counts.
+      await store.claim('putio:r', 'w', 10_000);
+      await store.recordFailure('putio:r', new Error('boom'), { maxAttempts: 1, owner: 'w' });
+      assert.ok(await store.requeue('putio:r', { finished: true }));
+      assert.equal(await store.fileRanges('putio:r', 'Film/extra.mkv'), undefined);
+    });
+
     test('claims are exclusive across two connections to the same database', async () => {
       const file = await dbFile();
       const clock = fakeClock();

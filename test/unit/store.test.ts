@@ -43,7 +43,7 @@ test('a new database is created with the whole schema, folders included', () => 
   assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['download_minutes', 'files', 'meta', 'outbox', 'transfers']);
+  assert.deepEqual(tables, ['download_minutes', 'file_ranges', 'files', 'meta', 'outbox', 'transfers']);
   db.close();
 });
 
@@ -159,7 +159,7 @@ test('a database at every earlier schema version is migrated forward at open, it
       const v3Columns = ['paused_at', 'queue_position', 'remote_eta', 'remote_progress_at', 'import_given_up_at'];
       if (version === 1) assert.deepEqual(newColumns, ['labels', 'seed_ratio_mode', 'seed_idle_limit', 'seed_idle_mode', 'removed_at', ...v3Columns]);
       if (version === 2) assert.deepEqual(newColumns, v3Columns);
-      if (version === 3) assert.deepEqual(newColumns, [], 'v4 adds a table, no column');
+      if (version === 3 || version === 4) assert.deepEqual(newColumns, [], 'v4 and v5 add a table, no column');
       // v4: the download history starts empty.
       assert.equal(after.prepare('SELECT count(*) FROM download_minutes').pluck().get(), 0, `v${version}: download_minutes is there, empty`);
       // Every old value is where it was; the new columns start empty.
@@ -205,42 +205,42 @@ test('a database at every earlier schema version is migrated forward at open, it
   }
 });
 
-/** A v3 database that already has the table migration 4 creates: that migration fails on its CREATE TABLE. */
-function v3WithClashingTable(file: string): void {
-  const db = databaseAtVersion(file, 3);
+/** A v4 database that already has the table migration 5 creates: that migration fails on its CREATE TABLE. */
+function v4WithClashingTable(file: string): void {
+  const db = databaseAtVersion(file, 4);
   writeV1Rows(db);
-  db.exec('CREATE TABLE download_minutes (minute INTEGER PRIMARY KEY, bytes INTEGER NOT NULL, note TEXT) STRICT');
-  db.prepare('INSERT INTO download_minutes (minute, bytes, note) VALUES (1, 2, ?)').run('kept');
+  db.exec('CREATE TABLE file_ranges (start INTEGER PRIMARY KEY, note TEXT) STRICT');
+  db.prepare('INSERT INTO file_ranges (start, note) VALUES (1, ?)').run('kept');
   db.close();
 }
 
 test('a migration that fails halfway is rolled back: the database stays at its version, unchanged, and opening fails naming the file and the cause', () => {
-  assert.equal(SCHEMA_VERSION, 4, 'this test breaks migration 4; point it at the newest migration when one is added');
+  assert.equal(SCHEMA_VERSION, 5, 'this test breaks migration 5; point it at the newest migration when one is added');
   const file = dbFile();
-  v3WithClashingTable(file);
+  v4WithClashingTable(file);
   const look = () => {
     const db = new Database(file, { readonly: true });
     try {
       return {
         version: db.pragma('user_version', { simple: true }), schema: schemaOf(db), rows: allRows(db),
-        minutes: db.prepare('SELECT * FROM download_minutes').all(),
+        clash: db.prepare('SELECT * FROM file_ranges').all(),
       };
     } finally {
       db.close();
     }
   };
   const before = look();
-  assert.equal(before.version, 3);
+  assert.equal(before.version, 4);
 
   assert.throws(
     () => new SqliteStore(file),
-    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('table download_minutes already exists'),
+    (err: unknown) => err instanceof Error && err.message.includes(`DB_PATH ${file}`) && err.message.includes('table file_ranges already exists'),
   );
   const after = look();
-  assert.equal(after.version, 3, 'user_version stays 3');
+  assert.equal(after.version, 4, 'user_version stays 4');
   assert.deepEqual(after.schema, before.schema, 'the schema is as it was');
   assert.deepEqual(after.rows, before.rows, 'the rows are untouched');
-  assert.deepEqual(after.minutes, [{ minute: 1, bytes: 2, note: 'kept' }], 'the clashing table keeps its row');
+  assert.deepEqual(after.clash, [{ start: 1, note: 'kept' }], 'the clashing table keeps its row');
   // Trying again changes nothing either: the failure is stable, not a half-upgraded file.
   assert.throws(() => new SqliteStore(file), /already exists/);
   assert.deepEqual(look(), before);
@@ -265,13 +265,13 @@ test('a migration that fails halfway through its statements keeps none of them (
 
 test('a failed migration is reported as a StoreError that says the upgrade failed and the database was left as it was', () => {
   const file = dbFile();
-  v3WithClashingTable(file);
+  v4WithClashingTable(file);
   assert.throws(
     () => new SqliteStore(file),
     (err: unknown) =>
       err instanceof StoreError && err.file === file && err.message.includes(`DB_PATH ${file}`) &&
-      err.code === 'migration-failed' && /schema version 3 to 4 failed/.test(err.message) &&
-      /table download_minutes already exists/.test(err.message) && /still version 3/.test(err.message),
+      err.code === 'migration-failed' && /schema version 4 to 5 failed/.test(err.message) &&
+      /table file_ranges already exists/.test(err.message) && /still version 4/.test(err.message),
   );
 });
 
@@ -364,6 +364,39 @@ test('claimNext stays one indexed query over the queued set', async () => {
           AND paused_at IS NULL
         ORDER BY queue_position IS NULL, queue_position, created_at, id LIMIT 1`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
     assert.match(plan, /USING (COVERING )?INDEX transfers_by_state \(state=\?\)/, plan);
+  } finally {
+    db.close();
+  }
+});
+
+test('a segmented file\'s ranges on disk are kept across a restart, replaced as a set, and void once the file changes or goes', async () => {
+  const file = dbFile();
+  let store = open(file);
+  await store.upsertRemote('putio', remote('7', { totalBytes: 300 }));
+  const list = [{ id: 'f1', path: 'Film/film.mkv', size: 300 }, { id: 'f2', path: 'Film/extra.mkv', size: 10 }];
+  await store.setFiles('putio:7', list, 'Film');
+  assert.equal(await store.fileRanges('putio:7', 'Film/film.mkv'), undefined, 'nothing recorded: a one-stream .part, or none');
+  await store.recordRanges('putio:7', 'Film/film.mkv', '300:"e1"', []);
+  assert.deepEqual(await store.fileRanges('putio:7', 'Film/film.mkv'), { version: '300:"e1"', ranges: [] }, 'a version with no range yet says the .part has holes');
+  await store.recordRanges('putio:7', 'Film/film.mkv', '300:"e1"', [{ start: 0, end: 40 }, { start: 100, end: 180 }]);
+  await store.recordRanges('putio:7', 'Film/film.mkv', '300:"e1"', [{ start: 0, end: 60 }, { start: 100, end: 200 }]);
+  await store.close();
+  store = open(file);
+  assert.deepEqual(await store.fileRanges('putio:7', 'Film/film.mkv'), { version: '300:"e1"', ranges: [{ start: 0, end: 60 }, { start: 100, end: 200 }] }, 'the last set, whole');
+  assert.equal(await store.fileRanges('putio:7', 'Film/extra.mkv'), undefined, 'per file');
+  await store.clearRanges('putio:7', 'Film/film.mkv');
+  assert.equal(await store.fileRanges('putio:7', 'Film/film.mkv'), undefined);
+  await store.recordRanges('putio:7', 'Film/film.mkv', '300:"e1"', [{ start: 0, end: 60 }]);
+  await store.recordRanges('putio:7', 'Film/extra.mkv', '10:"x"', [{ start: 0, end: 5 }]);
+  // The seedbox lists the file at another size: its ranges are void; the unchanged one keeps its own.
+  await store.setFiles('putio:7', [{ ...list[0]!, size: 301 }, list[1]!], 'Film');
+  assert.equal(await store.fileRanges('putio:7', 'Film/film.mkv'), undefined);
+  assert.deepEqual(await store.fileRanges('putio:7', 'Film/extra.mkv'), { version: '10:"x"', ranges: [{ start: 0, end: 5 }] });
+  // A file no longer listed takes its ranges with it (ON DELETE CASCADE).
+  await store.setFiles('putio:7', [{ ...list[0]!, size: 301 }], 'Film');
+  const db = new Database(file, { readonly: true });
+  try {
+    assert.equal(db.prepare("SELECT count(*) FROM file_ranges WHERE path = 'Film/extra.mkv'").pluck().get(), 0);
   } finally {
     db.close();
   }

@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { RemoteFile, RemoteTransfer } from '../model';
 import type { FileTransport, EntryInfo } from '../transports/types';
-import type { DownloadClient } from './types';
+import type { DownloadClient, RangeBytes } from './types';
 import { NotFoundError, RejectedError, RestartFromZeroError, SourceChangedError, isClientError } from './errors';
 import { isHiddenName, isInside, isPartialName, scanEntry, type EntryScan, type ScanFs, type ScanInfo } from './local-scan';
 import { entryName, errorTransfer, folderTransfer } from './local';
@@ -34,6 +34,8 @@ const BOUNDARY_TTL_MS = 10_000;
 
 export class RemoteFolderClient implements DownloadClient {
   readonly kind = 'local' as const;
+  /** MAX_CONNECTIONS counts per host: the transport's (`sftp me@box:22`). */
+  readonly readHost: string;
   private readonly transport: FileTransport;
   private readonly root: string;
   private readonly label: string[];
@@ -53,6 +55,7 @@ export class RemoteFolderClient implements DownloadClient {
     this.now = opts.now ?? Date.now;
     this.minQuietMs = opts.minQuietMs ?? 0;
     this.shown = opts.shown;
+    this.readHost = opts.transport.describe;
   }
 
   async check(signal?: AbortSignal): Promise<string> {
@@ -141,6 +144,33 @@ export class RemoteFolderClient implements DownloadClient {
       },
     });
     return pipeline(bytes, guard, () => undefined);
+  }
+
+  /**
+   * One Segment (DESIGN.md 8): bytes [offset, end) through the transport, of the copy that
+   * `range.version` (size:mtime) names; checked again after the last byte like openFile.
+   */
+  async readRange(file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal): Promise<RangeBytes> {
+    const operation = 'sftp read';
+    const path = await this.resolveFile(file.id, signal);
+    const before = await this.transport.stat(path, signal);
+    if (before.type !== 'file') throw new NotFoundError(`${this.shown}: "${file.path.slice(0, 200)}" is not a file`, { operation });
+    const version = `${before.size}:${before.mtimeMs}`;
+    if (before.size !== file.size || (range.version !== undefined && range.version !== version)) {
+      throw new SourceChangedError(`${this.shown}: "${file.path.slice(0, 200)}" changed since it was listed`, { operation });
+    }
+    if (range.offset >= range.end) return Object.assign(Readable.from([]), { version });
+    const bytes = await this.transport.read(path, { offset: range.offset, end: range.end, ...(signal ? { signal } : {}) });
+    const check = (): Promise<void> => this.checkUnchanged(path, before, file.path, signal);
+    const guard = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        cb(null, chunk);
+      },
+      flush(cb) {
+        check().then(() => cb(), cb);
+      },
+    });
+    return Object.assign(pipeline(bytes, guard, () => undefined), { version });
   }
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void> {

@@ -13,7 +13,7 @@
 import { Readable } from 'node:stream';
 import { checkTorrent, MAX_TORRENT_BYTES } from './torrent-file';
 import type { RemoteFile, RemoteTransfer } from '../model';
-import type { AddRequest, DownloadClient } from './types';
+import type { AddRequest, DownloadClient, RangeBytes } from './types';
 import { NotFoundError, RejectedError, RemoteError } from './errors';
 import { PutioApi } from './putio-api';
 import {
@@ -34,7 +34,7 @@ import {
 } from './putio-schemas';
 import { isFinishedPutioStatus } from './putio-status';
 import { infoHashFromMagnet } from './magnet';
-import { rangeGet, resumeFrom } from '../net/range-get';
+import { rangeGet, rangeGetBounded, resumeFrom } from '../net/range-get';
 import { errorForStatus, type FetchLike } from '../net/http';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry';
 import type { Sleep } from '../net/sleep';
@@ -65,6 +65,9 @@ export interface PutioClientOptions {
 
 export { MAX_TORRENT_BYTES };
 
+/** How long a signed link is used for more ranges of its file. */
+const LINK_TTL_MS = 5 * 60_000;
+
 /** A folder tree deeper than this is a loop or an attack, not a release. */
 const MAX_DEPTH = 64;
 
@@ -75,6 +78,10 @@ export class PutioClient implements DownloadClient {
     PutioClientOptions;
   private readonly retry: RetryPolicy;
   private labelCache: { id: number; at: number } | undefined;
+  /** Signed links of the files being read in segments: one API call per file, not per range. */
+  private readonly links = new Map<string, { url: Promise<string>; at: number }>();
+  /** MAX_CONNECTIONS counts per host: the account's API host names put.io. */
+  readonly readHost: string;
 
   constructor(options: PutioClientOptions) {
     if (!options.token) throw new TypeError('PutioClient: a token is required (PUTIO_TOKEN)');
@@ -90,6 +97,7 @@ export class PutioClient implements DownloadClient {
       ...(options.sleep ? { sleep: options.sleep } : {}),
       ...(options.random ? { random: options.random } : {}),
     });
+    this.readHost = `put.io ${new URL(options.apiUrl ?? 'https://api.put.io').host}`;
   }
 
   /** `harvester check`: the account name, or a typed error (AuthError for a bad token). */
@@ -137,6 +145,45 @@ export class PutioClient implements DownloadClient {
       ...(this.opts.sleep ? { sleep: this.opts.sleep } : {}),
       ...(this.opts.random ? { random: this.opts.random } : {}),
     });
+  }
+
+  /**
+   * One Segment (DESIGN.md 8): `Range: bytes=a-b` on the file's signed link, kept for a few
+   * minutes (every range of a file would otherwise cost an API call, and the API is rate
+   * limited); a refused link is asked for again once.
+   */
+  async readRange(file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal): Promise<RangeBytes> {
+    const operation = 'put.io download';
+    for (let fresh = false; ; fresh = true) {
+      const url = await this.linkOf(file, fresh, signal);
+      const answer = await rangeGetBounded({
+        url, offset: range.offset, end: range.end, size: file.size, operation,
+        ...(range.version !== undefined ? { version: range.version } : {}),
+        timeoutMs: this.opts.timeoutMs, stallTimeoutMs: this.opts.stallTimeoutMs,
+        fetch: this.opts.fetch ?? globalThis.fetch,
+        ...(signal ? { signal } : {}),
+      });
+      if ('bytes' in answer) return Object.assign(answer.bytes, { version: answer.version });
+      if (answer.status === 401 || answer.status === 403 || answer.status === 404) {
+        this.links.delete(file.id);
+        if (!fresh) continue;
+        throw new RemoteError(`${operation}: signed download link refused, HTTP ${answer.status}`, { operation, status: answer.status });
+      }
+      throw errorForStatus(answer.status, answer.headers, operation);
+    }
+  }
+
+  private linkOf(file: RemoteFile, fresh: boolean, signal?: AbortSignal): Promise<string> {
+    const now = (this.opts.now ?? Date.now)();
+    const known = this.links.get(file.id);
+    if (known && !fresh && now - known.at < LINK_TTL_MS) return known.url;
+    for (const [id, l] of this.links) if (now - l.at >= LINK_TTL_MS) this.links.delete(id);
+    const url = this.api.get(`/v2/files/${idOf(file.id)}/url`, {}, FileUrlResponse, { signal }).then((r) => r.url);
+    this.links.set(file.id, { url, at: now });
+    url.catch(() => {
+      if (this.links.get(file.id)?.url === url) this.links.delete(file.id);
+    });
+    return url;
   }
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void> {

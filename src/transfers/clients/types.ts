@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { ClientKind, RemoteFile, RemoteTransfer } from '../model';
 
+/**
+ * A range's bytes, with the version of the seedbox copy they come from (`size:mtime`, or the
+ * HTTP validator): ranges of two versions are never put in one file.
+ */
+export type RangeBytes = Readable & { version?: string };
+
 /** What to add to the seedbox (torrent-add on the Transmission endpoint). */
 export interface AddRequest {
   magnet?: string;
@@ -22,9 +28,9 @@ export interface DownloadClient {
    * Segmented transfers (DESIGN.md 8): the bytes [offset, end) of the file on a
    * connection of its own; absent where the transport reads no ranges. Throws
    * RestartFromZeroError when the server ignores the range, SourceChangedError
-   * when the file is no longer the one listed.
+   * when the file is no longer the one listed, or no longer `range.version`.
    */
-  readRange?(file: RemoteFile, range: { offset: number; end: number }, signal?: AbortSignal): Promise<Readable>;
+  readRange?(file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal): Promise<RangeBytes>;
   /** The seedbox host a read connects to (`sftp me@box:22`, `https://host`): MAX_CONNECTIONS counts per host. */
   readonly readHost?: string;
   /** Remove the transfer from the seedbox, with its remote files when deleteData. */

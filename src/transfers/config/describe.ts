@@ -1,7 +1,7 @@
 // Showing the configuration without its secrets: the start-up log line and
 // `harvester check` (describeConfig, URLs through maskUrl), and every secret
 // string for log redaction and leak tests (secretValues).
-import { formatDuration, formatSize } from '../units';
+import { formatDuration, formatRateSchedule, formatSize } from '../units';
 import { formatSeedboxUrl } from '../transports/url';
 import type { Config } from './types';
 import { formatBindAddress } from './bind';
@@ -80,7 +80,7 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     FIRST_RUN: cfg.firstRun,
     MAX_ATTEMPTS: cfg.maxAttempts,
     MIN_FREE_SPACE: formatSize(cfg.minFreeSpaceBytes),
-    MAX_DOWNLOAD_RATE: cfg.maxDownloadRateBytesPerSec === null ? null : `${formatSize(cfg.maxDownloadRateBytesPerSec)}/s`,
+    MAX_DOWNLOAD_RATE: cfg.downloadRate === null ? null : formatRateSchedule(cfg.downloadRate),
     RETENTION: never(cfg.retentionMs),
     UMASK: cfg.umask.toString(8).padStart(3, '0'),
     PUID: cfg.puid,
@@ -104,6 +104,9 @@ export function describeConfig(cfg: Config): Record<string, string | number | nu
     FTP_CERT_FINGERPRINT: cfg.ftp.certFingerprint,
     FTP_INSECURE: cfg.ftp.insecure ? 1 : null,
     DB_URL: maskedUrl(cfg.dbUrl),
+    SEGMENTS: cfg.segments,
+    MAX_CONNECTIONS: cfg.maxConnections,
+    MIN_SEGMENT_SIZE: formatSize(cfg.minSegmentSize),
   };
 }
 

@@ -2,8 +2,9 @@
 // parser (fields.ts) each one goes through. Env is what parsing yields, before
 // the defaults that depend on other variables are settled (settle.ts).
 import { z } from 'zod';
-import { parseRate, parseSize } from '../units';
+import { parseRateSchedule, parseSize } from '../units';
 import { LOG_LEVELS } from './types';
+import { ConfigError, quote } from '../config-error';
 import {
   bindAddress,
   certFingerprint,
@@ -68,7 +69,7 @@ export const envSchema = z.object({
   FIRST_RUN: oneOf(['all', 'new'] as const),
   MAX_ATTEMPTS: integer(1, 1000),
   MIN_FREE_SPACE: viaParser(parseSize),
-  MAX_DOWNLOAD_RATE: viaParser(parseRate),
+  MAX_DOWNLOAD_RATE: viaParser((t) => parseRateSchedule(t)),
   RETENTION: durationOrNever,
   UMASK: umask,
   PUID: integer(0, 2 ** 32 - 2),
@@ -102,6 +103,19 @@ export const envSchema = z.object({
   FTP_INSECURE: flag,
   // Several replicas on one PostgreSQL (issue 17).
   DB_URL: databaseUrl,
+  // Segmented transfers (DESIGN.md 8).
+  SEGMENTS: viaParser(parseSegments),
+  MAX_CONNECTIONS: integer(1, 256),
+  MIN_SEGMENT_SIZE: viaParser(parseSize),
 });
+
+/** SEGMENTS: `auto`, or a fixed count of connections per file (1: one stream). */
+function parseSegments(text: string): 'auto' | number {
+  const t = text.trim().toLowerCase();
+  if (t === 'auto') return 'auto';
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new ConfigError('SEGMENTS', `${quote(text)} is not auto or a whole number from 1 to 256`);
+  return n;
+}
 
 export type Env = z.output<typeof envSchema>;

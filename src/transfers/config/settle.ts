@@ -168,7 +168,8 @@ export function settle(e: Env, cwd: string): Config {
     maxAttempts: e.MAX_ATTEMPTS ?? 5,
     minFreeSpaceBytes: e.MIN_FREE_SPACE ?? 1024 ** 3,
     // 0 reads as "no cap", as in rclone and most download tools.
-    maxDownloadRateBytesPerSec: e.MAX_DOWNLOAD_RATE ? e.MAX_DOWNLOAD_RATE : null,
+    maxDownloadRateBytesPerSec: e.MAX_DOWNLOAD_RATE?.plain ? e.MAX_DOWNLOAD_RATE.plain : null,
+    downloadRate: e.MAX_DOWNLOAD_RATE && (e.MAX_DOWNLOAD_RATE.plain === null || e.MAX_DOWNLOAD_RATE.plain > 0) ? e.MAX_DOWNLOAD_RATE : null,
     retentionMs: e.RETENTION === undefined ? 30 * 86_400_000 : e.RETENTION,
     umask: e.UMASK ?? 0o002,
     puid: e.PUID ?? null,
@@ -184,6 +185,9 @@ export function settle(e: Env, cwd: string): Config {
     filesRemoteRoot: e.FILES_REMOTE_ROOT ?? (filesFrom.variable !== null ? null : '/'),
     exclude: e.EXCLUDE ?? parseExclude(DEFAULT_EXCLUDE),
     dbUrl: e.DB_URL ?? null,
+    segments: e.SEGMENTS ?? 'auto',
+    maxConnections: e.MAX_CONNECTIONS ?? 16,
+    minSegmentSize: e.MIN_SEGMENT_SIZE ?? 8 * 1024 ** 2,
     warnings,
   };
 }

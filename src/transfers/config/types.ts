@@ -4,6 +4,7 @@
 import type { ClientKind } from '../model';
 import type { SeedboxUrl } from '../transports/url';
 import type { FtpSettings } from '../transports/ftps-settings';
+import type { RateSchedule } from '../units';
 import type { SftpSettings } from '../transports/sftp-settings';
 import type { FilesFrom } from './fields';
 import type { ExcludeRule } from '../exclude';
@@ -68,8 +69,10 @@ export interface Config {
   firstRun: 'all' | 'new';
   maxAttempts: number;
   minFreeSpaceBytes: number;
-  /** null: no cap. */
+  /** null: no cap, or a schedule (then downloadRate says the cap by time of day). */
   maxDownloadRateBytesPerSec: number | null;
+  /** MAX_DOWNLOAD_RATE as a plain rate or a schedule by local time; null: unset. */
+  downloadRate: RateSchedule | null;
   /** How long cleaned transfers stay in the store; null: `never` prune. */
   retentionMs: number | null;
   umask: number;
@@ -103,6 +106,13 @@ export interface Config {
   ftp: FtpSettings;
   /** DB_URL: the PostgreSQL store (several replicas share it); null: SQLite at dbPath. Secret: it may hold the password. */
   dbUrl: string | null;
+  // --- Segmented transfers (DESIGN.md 8)
+  /** SEGMENTS: `auto` (add connections while the file's rate grows) or a fixed count; 1: one stream. */
+  segments: 'auto' | number;
+  /** MAX_CONNECTIONS: connections to one seedbox host across every file. */
+  maxConnections: number;
+  /** MIN_SEGMENT_SIZE: a file is split only into ranges at least this big. */
+  minSegmentSize: number;
   /** Things that start but that an operator should hear about (one line each, no secrets). */
   warnings: string[];
 }

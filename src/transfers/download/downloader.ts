@@ -19,7 +19,9 @@ import { AllExcludedError, ClaimLostError, DiskFullError, DownloadsPausedError, 
 import { Exclusions, type ExcludeRule } from '../exclude';
 import { recordExcluded } from '../excluded-record';
 import { downloadFile, type Hasher } from './file-download';
-import { RateMeter, type TransferProgress } from './progress';
+import { RateMeter, type FileProgress, type TransferProgress } from './progress';
+import type { SegmentsSetting } from './connection-policy';
+import { HostConnections } from './host-connections';
 import { RateLimiter } from './rate-limiter';
 import { sleep } from '../net/sleep';
 import { Semaphore } from './semaphore';
@@ -49,6 +51,16 @@ export interface DownloaderOptions {
   fileOwner?: { uid: number; gid: number };
   /** MAX_DOWNLOAD_RATE in bytes per second across all downloads; undefined: no cap. */
   maxRate?: number;
+  /** MAX_DOWNLOAD_RATE read live (a schedule): the cap now, null for none. Wins over maxRate. */
+  rateCap?: () => number | null;
+  /** SEGMENTS (DESIGN.md 8): default 1, one stream per file. */
+  segments?: SegmentsSetting;
+  /** MAX_CONNECTIONS per seedbox host across every file. Default 16. */
+  maxConnections?: number;
+  /** MIN_SEGMENT_SIZE. Default 8 MiB. */
+  minSegmentSize?: number;
+  /** A stalled connection of a segmented file is abandoned after this long (tests). */
+  segmentStallMs?: number;
   /** MIN_FREE_SPACE: what must stay free on DOWNLOAD_DIR's filesystem after a download. */
   minFreeBytes?: number;
   /** EXCLUDE: files never downloaded; none when absent. */
@@ -64,10 +76,19 @@ interface Active {
   doneBytes: number;
   totalBytes: number;
   meter: RateMeter;
+  /** The files in flight: their connections and rate. */
+  files: Map<string, FileInFlight>;
   startedAt: number;
   /** Stops this transfer's download (a pause, a lost claim, the loop's stop). */
   abort: AbortController;
   done: Promise<void>;
+}
+
+interface FileInFlight {
+  doneBytes: number;
+  totalBytes: number;
+  connections: number;
+  meter: RateMeter;
 }
 
 export class Downloader {
@@ -76,6 +97,8 @@ export class Downloader {
   private readonly leaseMs: number;
   private readonly now: () => number;
   private readonly limiter: RateLimiter | undefined;
+  /** MAX_CONNECTIONS per seedbox host (the client's readHost), shared by every download of the loop. */
+  private readonly hosts = new Map<string, HostConnections>();
   /** The open disk-full incident (for its alert and its recovery line). */
   private diskFull: { since: number; neededBytes: number } | undefined;
   /** The last Local Layout being chosen (layOut runs one at a time). */
@@ -87,7 +110,7 @@ export class Downloader {
   constructor(private readonly o: DownloaderOptions) {
     this.exclusions = new Exclusions(o.exclude ?? []);
     this.slots = new Semaphore(o.maxParallel);
-    this.limiter = o.maxRate ? new RateLimiter(o.maxRate) : undefined;
+    this.limiter = o.rateCap ? new RateLimiter(o.rateCap) : o.maxRate ? new RateLimiter(o.maxRate) : undefined;
     this.leaseMs = Math.min(o.leaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
     this.now = o.now ?? Date.now;
   }
@@ -125,9 +148,13 @@ export class Downloader {
     return [...this.active.values()].map((a) => {
       const rate = a.meter.rate();
       const left = Math.max(0, a.totalBytes - a.doneBytes);
+      const files: FileProgress[] = [...a.files].map(([path, f]) => ({
+        path, doneBytes: f.doneBytes, totalBytes: f.totalBytes, connections: f.connections, rate: f.meter.rate(),
+      }));
       return {
         id: a.transfer.id, name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, rate,
         etaSeconds: rate > 0 ? Math.round(left / rate) : null, startedAt: a.startedAt,
+        connections: files.reduce((n, f) => n + (f.connections ?? 0), 0), files,
       };
     });
   }
@@ -136,9 +163,19 @@ export class Downloader {
     return this.active.size;
   }
 
-  /** Files being fetched now: each holds one connection to the seedbox. */
+  /** Connections to the seedbox now (a segmented file holds several). */
   get connectionsInUse(): number {
-    return this.o.maxParallel - this.slots.free;
+    let n = 0;
+    for (const a of this.active.values()) for (const f of a.files.values()) n += f.connections;
+    return n;
+  }
+
+  /** The host's shared MAX_CONNECTIONS pool. */
+  private hostOf(): HostConnections {
+    const key = this.o.client.readHost ?? this.o.client.kind;
+    let pool = this.hosts.get(key);
+    if (!pool) this.hosts.set(key, (pool = new HostConnections({ max: this.o.maxConnections ?? 16 })));
+    return pool;
   }
 
   /** Bytes fetched since the last call. */
@@ -165,7 +202,7 @@ export class Downloader {
   private start(t: Transfer): void {
     const entry: Active = {
       transfer: t, name: t.localName ?? t.name, doneBytes: 0, totalBytes: t.totalBytes,
-      meter: new RateMeter(), startedAt: this.now(), abort: new AbortController(), done: Promise.resolve(),
+      meter: new RateMeter(), files: new Map(), startedAt: this.now(), abort: new AbortController(), done: Promise.resolve(),
     };
     this.active.set(t.id, entry);
     entry.done = this.run(entry).finally(() => this.active.delete(t.id));
@@ -304,7 +341,9 @@ export class Downloader {
       const rate = a.meter.rate();
       const percent = a.totalBytes > 0 ? Math.floor((a.doneBytes * 1000) / a.totalBytes) / 10 : null;
       const etaSeconds = rate > 0 ? Math.round(Math.max(0, a.totalBytes - a.doneBytes) / rate) : null;
-      log[loud ? 'info' : 'debug']({ event: 'download.progress', name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, percent, rate, etaSeconds },
+      let connections = 0;
+      for (const f of a.files.values()) connections += f.connections;
+      log[loud ? 'info' : 'debug']({ event: 'download.progress', name: a.name, doneBytes: a.doneBytes, totalBytes: a.totalBytes, percent, rate, etaSeconds, connections },
         loud ? `"${a.name}": ${percent ?? '?'}% of ${formatSize(a.totalBytes)} at ${formatSize(rate)}/s` : 'progress');
     };
     let firstError: unknown;
@@ -318,15 +357,31 @@ export class Downloader {
       let release: (() => void) | undefined;
       try {
         release = await this.slots.acquire(abort.signal);
+        const inFlight: FileInFlight = { doneBytes: 0, totalBytes: f.remote.size, connections: 0, meter: new RateMeter() };
+        a.files.set(f.remote.path, inFlight);
+        const tid = a.transfer.id;
+        const segments = {
+          setting: this.o.segments ?? 1, minSegmentSize: this.o.minSegmentSize ?? 8 * 1024 * 1024, hosts: this.hostOf(),
+          ranges: {
+            load: () => store.fileRanges(tid, f.remote.path),
+            save: (version: string, ranges: Array<{ start: number; end: number }>) => store.recordRanges(tid, f.remote.path, version, ranges),
+            clear: () => store.clearRanges(tid, f.remote.path),
+          },
+          onConnections: (n: number) => { inFlight.connections = n; },
+          ...(this.o.segmentStallMs !== undefined ? { stallMs: this.o.segmentStallMs } : {}),
+        };
         for (let round = 1; ; round++) {
           let fileBytes = 0;
           try {
             await downloadFile({
               client: this.o.client, file: f, downloadDir: this.o.downloadDir, hasher: this.o.hasher, madeFolders,
               signal: abort.signal, log, fileMode: this.o.fileMode, dirMode: this.o.dirMode, owner: this.o.fileOwner, limiter: this.limiter,
-              onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; },
+              segments,
+              onResume: (bytes) => { fileBytes = bytes; a.doneBytes += bytes; inFlight.doneBytes = bytes; },
               onBytes: (bytes) => {
                 fileBytes += bytes;
+                inFlight.doneBytes = fileBytes;
+                inFlight.meter.add(bytes);
                 a.doneBytes += bytes;
                 a.meter.add(bytes);
                 this.untakenBytes += bytes;
@@ -350,6 +405,7 @@ export class Downloader {
         firstError ??= err;
         if (!abort.signal.aborted) abort.abort(err);
       } finally {
+        a.files.delete(f.remote.path);
         release?.();
       }
     }));

@@ -3,19 +3,22 @@
 // size, verify the checksum, and only then rename it into place. A crash at any
 // line leaves either the finished file or a `.part` to resume from.
 import { createWriteStream } from 'node:fs';
-import { chmod, chown, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
-import { RestartFromZeroError } from '../clients/errors';
+import { RestartFromZeroError, SourceChangedError } from '../clients/errors';
 import { makeFolders as makeFolderTree } from '../folders';
 import { isInside, type LayoutFile } from '../layout';
 import type { RemoteFile } from '../model';
 import type { RateLimiter } from './rate-limiter';
 import { ChecksumMismatchError, OutsideDownloadDirError, SizeMismatchError } from './errors';
+import type { SegmentsSetting } from './connection-policy';
+import type { HostConnections } from './host-connections';
+import { fetchSegmented, RangesIgnoredError, type RangeStore } from './segmented-file';
 
 /** Hashes a file in the shared piscina pool (workers/tasks/hash.ts). */
 export type Hasher = (input: { path: string; algorithms: Array<'crc32' | 'sha256'> }) => Promise<{ bytes: number; crc32?: string; sha256?: string }>;
@@ -49,6 +52,23 @@ export interface FileJob {
    * retried with a fresh set. The inside checks around it run regardless.
    */
   madeFolders?: Set<string>;
+  /** Segmented transfers (DESIGN.md 8); absent: one stream, as before. */
+  segments?: FileSegments;
+}
+
+export interface FileSegments {
+  /** SEGMENTS: `auto`, or a fixed count (1: one stream). */
+  setting: SegmentsSetting;
+  /** MIN_SEGMENT_SIZE: a file is split only into ranges at least this big. */
+  minSegmentSize: number;
+  /** MAX_CONNECTIONS to the client's readHost, shared by every download of the loop. */
+  hosts: HostConnections;
+  /** This file's recorded ranges in the store. */
+  ranges: RangeStore;
+  /** The file's connection count changed (progress). */
+  onConnections?(connections: number): void;
+  /** A stalled connection is abandoned after this long (tests). */
+  stallMs?: number;
 }
 
 export type FileOutcome = 'adopted' | 'downloaded';
@@ -62,6 +82,7 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
   if (existing && existing.size === remote.size) {
     if (await verify(absPath, job)) {
       job.onResume?.(remote.size);
+      await job.segments?.ranges.clear();
       job.log.info({ event: 'download.adopted', path: job.file.relPath, bytes: remote.size }, 'file already in place: adopted');
       return 'adopted';
     }
@@ -70,6 +91,92 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
   await makeFolders(dirname(absPath), job);
   if (!isInside(job.downloadDir, part)) throw new OutsideDownloadDirError(absPath);
 
+  const seg = job.segments;
+  if (seg && segmentable(job, seg)) {
+    if (await downloadSegmented(job, seg, part)) {
+      await placeFile(job, part);
+      await seg.ranges.clear();
+      return 'downloaded';
+    }
+  }
+  if (seg) await keepPrefix(part, seg.ranges);
+  // One stream to a remote host holds one of its MAX_CONNECTIONS too (a folder on this machine does not).
+  const release = job.client.readHost ? await seg?.hosts.acquire(job.signal) : undefined;
+  seg?.onConnections?.(1);
+  try {
+    return await downloadOneStream(job, part);
+  } finally {
+    release?.();
+    seg?.onConnections?.(0);
+  }
+}
+
+/** Over several connections: the client reads ranges, SEGMENTS allows more than one, and the file is worth splitting. */
+function segmentable(job: FileJob, seg: FileSegments): boolean {
+  return Boolean(job.client.readRange) && seg.setting !== 1 && job.file.remote.size >= 2 * seg.minSegmentSize && !job.client.copyTo;
+}
+
+/**
+ * The file's ranges into the .part, then its size and checksum (hashed in the pool: the ranges
+ * arrived out of order). false: the server ignores ranges, the file goes over one stream.
+ */
+async function downloadSegmented(job: FileJob, seg: FileSegments, part: string): Promise<boolean> {
+  const { remote } = job.file;
+  try {
+    await fetchSegmented({
+      client: job.client as Parameters<typeof fetchSegmented>[0]['client'], file: remote, part,
+      ...(job.fileMode !== undefined ? { fileMode: job.fileMode } : {}),
+      hosts: seg.hosts, ...(job.limiter ? { limiter: job.limiter } : {}), signal: job.signal, setting: seg.setting,
+      minSegmentSize: seg.minSegmentSize, ranges: seg.ranges, log: job.log, onBytes: job.onBytes,
+      ...(job.onResume ? { onResume: job.onResume } : {}), ...(seg.onConnections ? { onConnections: seg.onConnections } : {}),
+      ...(seg.stallMs !== undefined ? { stallMs: seg.stallMs } : {}),
+    });
+  } catch (err) {
+    if (err instanceof RangesIgnoredError) {
+      job.log.warn({ event: 'download.segments-refused', path: job.file.relPath, err: err.cause }, `${job.file.relPath}: the server ignores ranges: one stream`);
+      return false;
+    }
+    if (err instanceof SourceChangedError) {
+      // Two versions are never mixed: what is on disk goes, the next round starts from zero.
+      job.log.warn({ event: 'download.source-changed', path: job.file.relPath, err }, `${job.file.relPath}: changed on the seedbox: starting over`);
+      await seg.ranges.clear();
+      await rm(part, { force: true });
+    }
+    throw err;
+  }
+  const written = (await stat(part)).size;
+  if (written !== remote.size) {
+    await seg.ranges.clear();
+    if (written > remote.size) await rm(part, { force: true });
+    throw new SizeMismatchError(job.file.relPath, remote.size, written);
+  }
+  if (!(await verify(part, job))) {
+    await seg.ranges.clear();
+    await rm(part, { force: true });
+    throw new ChecksumMismatchError(job.file.relPath, 'crc32', remote.crc32?.toLowerCase() ?? 'source', 'copy');
+  }
+  return true;
+}
+
+/** A .part written in ranges has holes: one stream resumes only from the end of its first range. */
+async function keepPrefix(part: string, ranges: RangeStore): Promise<void> {
+  const record = await ranges.load();
+  if (!record) return;
+  const prefix = record.ranges.find((r) => r.start === 0)?.end ?? 0;
+  if (await statFile(part)) await truncate(part, prefix);
+  await ranges.clear();
+}
+
+/** UMASK, PUID/PGID, then the rename into place: the file is Downloaded only now. */
+async function placeFile(job: FileJob, part: string): Promise<void> {
+  // The process umask of a worker cannot be set (Node refuses it in threads): apply UMASK and PUID/PGID here.
+  if (job.fileMode !== undefined) await chmod(part, job.fileMode);
+  if (job.owner) await chown(part, job.owner.uid, job.owner.gid);
+  await rename(part, job.file.absPath);
+}
+
+async function downloadOneStream(job: FileJob, part: string): Promise<FileOutcome> {
+  const { remote } = job.file;
   const partial = await statFile(part);
   const expected = remote.crc32?.toLowerCase();
   let offset = partial && partial.size <= remote.size ? partial.size : 0;
@@ -100,10 +207,7 @@ export async function downloadFile(job: FileJob): Promise<FileOutcome> {
     await rm(part, { force: true });
     throw new ChecksumMismatchError(job.file.relPath, 'crc32', expected ?? 'source', 'copy');
   }
-  // The process umask of a worker cannot be set (Node refuses it in threads): apply UMASK and PUID/PGID here.
-  if (job.fileMode !== undefined) await chmod(part, job.fileMode);
-  if (job.owner) await chown(part, job.owner.uid, job.owner.gid);
-  await rename(part, absPath);
+  await placeFile(job, part);
   return 'downloaded';
 }
 

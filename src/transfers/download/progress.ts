@@ -4,6 +4,10 @@ export interface FileProgress {
   path: string;
   doneBytes: number;
   totalBytes: number;
+  /** Connections fetching it now (a segmented file holds several). */
+  connections?: number;
+  /** Bytes per second over the last few seconds. */
+  rate?: number;
 }
 
 export interface TransferProgress {
@@ -16,6 +20,10 @@ export interface TransferProgress {
   /** Seconds left at the current rate; null when unknown. */
   etaSeconds: number | null;
   startedAt: number;
+  /** Connections to the seedbox for this transfer now. */
+  connections?: number;
+  /** The files in flight. */
+  files?: FileProgress[];
 }
 
 /** A moving rate over a short window of samples. */

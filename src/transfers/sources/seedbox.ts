@@ -5,7 +5,7 @@
 // while it was read, is never taken as the listed file's bytes.
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
-import type { AddRequest, DownloadClient } from '../clients/types';
+import type { AddRequest, DownloadClient, RangeBytes } from '../clients/types';
 import { NotFoundError, RestartFromZeroError, SourceChangedError } from '../clients/errors';
 import type { ClientKind, RemoteFile, RemoteTransfer } from '../model';
 import type { EntryInfo, FileTransport } from '../transports/types';
@@ -48,7 +48,7 @@ export class SourceSeedbox implements DownloadClient {
     return this.readRange(file, { offset, end: file.size }, signal);
   }
 
-  async readRange(file: RemoteFile, range: { offset: number; end: number }, signal?: AbortSignal): Promise<Readable> {
+  async readRange(file: RemoteFile, range: { offset: number; end: number; version?: string }, signal?: AbortSignal): Promise<RangeBytes> {
     const operation = `${this.o.transport.describe} read`;
     const path = await this.pathOf(file, signal);
     if (this.o.transport.canStat === false) {
@@ -58,7 +58,12 @@ export class SourceSeedbox implements DownloadClient {
     }
     const before = await this.o.transport.stat(path, signal);
     this.checkListed(file, before, operation);
-    if (range.offset >= range.end) return Readable.from([]);
+    // The copy the earlier ranges came from: another mtime is another file, whatever its size.
+    const version = `${before.size}:${before.mtimeMs}`;
+    if (range.version !== undefined && range.version !== version) {
+      throw new SourceChangedError(`${operation}: "${file.path.slice(0, 200)}" changed between ranges`, { operation });
+    }
+    if (range.offset >= range.end) return Object.assign(Readable.from([]), { version });
     const bytes = await this.o.transport.read(path, { offset: range.offset, end: range.end, ...(signal ? { signal } : {}) });
     // After the last byte: the file the range came from must still be the one listed.
     const guard = new Transform({
@@ -74,7 +79,7 @@ export class SourceSeedbox implements DownloadClient {
         }, cb);
       },
     });
-    return pipeline(bytes, guard, () => undefined);
+    return Object.assign(pipeline(bytes, guard, () => undefined), { version });
   }
 
   async removeTransfer(remoteId: string, opts: { deleteData: boolean }, signal?: AbortSignal): Promise<void> {

@@ -102,6 +102,19 @@ export const MIGRATIONS: readonly string[] = [
     bytes  INTEGER NOT NULL
   ) STRICT;
   `,
+  // 5: segmented transfers (DESIGN.md 8): the ranges of a file's .part on disk, recorded in batches
+  // as they complete, so a restart fetches only what no range covered.
+  `
+  CREATE TABLE file_ranges (
+    transfer_id    TEXT NOT NULL,
+    path           TEXT NOT NULL,     -- files.path
+    source_version TEXT NOT NULL,     -- size:mtime, or the ETag: ranges of another version are void
+    start          INTEGER NOT NULL,
+    end_at         INTEGER NOT NULL,  -- one past the last byte
+    PRIMARY KEY (transfer_id, path, start),
+    FOREIGN KEY (transfer_id, path) REFERENCES files (transfer_id, path) ON DELETE CASCADE
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes and understands. */

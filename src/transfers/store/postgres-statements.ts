@@ -172,6 +172,7 @@ export const SQL = {
   // Segmented transfers (migration 5).
   fileRanges: 'SELECT source_version, start, end_at FROM file_ranges WHERE transfer_id = @id AND path = @path ORDER BY start',
   clearRanges: 'DELETE FROM file_ranges WHERE transfer_id = @id AND path = @path',
+  clearTransferRanges: 'DELETE FROM file_ranges WHERE transfer_id = @id',
   insertRange: 'INSERT INTO file_ranges (transfer_id, path, source_version, start, end_at) VALUES (@id, @path, @version, @start, @end)',
   lockFile: 'SELECT path FROM files WHERE transfer_id = @id AND path = @path FOR UPDATE',
 } as const;

@@ -185,6 +185,7 @@ export class PostgresStore implements Store {
         const old = existing.get(f.path);
         // A file that changed on the seedbox starts over; an unchanged one keeps its progress (resume).
         const same = old && old.size === f.size && old.crc32 === (f.crc32 ?? null);
+        if (old && !same) await this.q(SQL.clearRanges, { id, path: f.path }, c);
         await this.q(SQL.upsertFile, {
           transfer_id: id, path: f.path, remote_file_id: f.id, size: Math.trunc(f.size), crc32: f.crc32 ?? null,
           done_bytes: same ? old.done_bytes : 0, verified: same ? old.verified : 0,
@@ -201,6 +202,7 @@ export class PostgresStore implements Store {
       const row = (await this.q<TransferRow>(SQL.lockTransfer, { id }, c)).rows[0];
       if (!row || !REQUEUEABLE.includes(row.state as TransferState)) return undefined;
       await this.q(SQL.resetFiles, { id }, c);
+      await this.q(SQL.clearTransferRanges, { id }, c);
       await this.q(SQL.requeue, { id, state: opts.finished ? 'queued' : 'pending', paused_at: opts.paused ? now : null, now }, c);
       return { transfer: await this.mustGet(id, c), from: row.state as TransferState };
     });
@@ -224,14 +226,17 @@ export class PostgresStore implements Store {
   async fileRanges(id: string, filePath: string): Promise<FileRanges | undefined> {
     const rows = (await this.q<{ source_version: string; start: number; end_at: number }>(SQL.fileRanges, { id, path: filePath })).rows;
     if (rows.length === 0) return undefined;
-    return { version: rows[0]!.source_version, ranges: rows.map((r) => ({ start: r.start, end: r.end_at })) };
+    // One version per file (recordRanges replaces the set); the marker row of a file with nothing done yet is empty.
+    return { version: rows[0]!.source_version, ranges: rows.filter((r) => r.end_at > r.start).map((r) => ({ start: r.start, end: r.end_at })) };
   }
 
   async recordRanges(id: string, filePath: string, version: string, ranges: ReadonlyArray<{ start: number; end: number }>): Promise<void> {
     await this.tx(async (c) => {
       if ((await this.q(SQL.lockFile, { id, path: filePath }, c)).rowCount === 0) return;
       await this.q(SQL.clearRanges, { id, path: filePath }, c);
-      for (const r of ranges) await this.q(SQL.insertRange, { id, path: filePath, version, start: Math.trunc(r.start), end: Math.trunc(r.end) }, c);
+      // No range yet still records the version: the .part is then known to be segmented (holes, not a prefix).
+      const rows = ranges.length ? ranges : [{ start: 0, end: 0 }];
+      for (const r of rows) await this.q(SQL.insertRange, { id, path: filePath, version, start: Math.trunc(r.start), end: Math.trunc(r.end) }, c);
     });
   }
 

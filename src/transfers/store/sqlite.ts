@@ -153,6 +153,7 @@ export class SqliteStore implements Store {
         const old = existing.get(f.path);
         // A file that changed on the seedbox starts over; an unchanged one keeps its progress (resume).
         const same = old && old.size === f.size && old.crc32 === (f.crc32 ?? null);
+        if (old && !same) this.sql.clearRanges.run(id, f.path);
         this.sql.upsertFile.run({
           transfer_id: id,
           path: f.path,
@@ -179,6 +180,7 @@ export class SqliteStore implements Store {
       // files start unverified, and the download adopts one still in place (size, checksum) or
       // resumes its .part, so nothing present is fetched again.
       this.sql.resetFiles.run(id);
+      this.sql.clearTransferRanges.run(id);
       this.sql.requeue.run({ id, state: opts.finished ? 'queued' : 'pending', paused_at: opts.paused ? now : null, now });
       return { transfer: this.mustGet(id), from: row.state as TransferState };
     });
@@ -195,6 +197,26 @@ export class SqliteStore implements Store {
       if (changed) this.sql.sumDoneBytes.run({ id, now });
       return changed;
     });
+  }
+
+  async fileRanges(id: string, filePath: string): Promise<{ version: string; ranges: Array<{ start: number; end: number }> } | undefined> {
+    const rows = this.sql.fileRanges.all(id, filePath) as Array<{ source_version: string; start: number; end_at: number }>;
+    if (rows.length === 0) return undefined;
+    // One version per file (recordRanges replaces the set); the marker row of a file with nothing done yet is empty.
+    return { version: rows[0]!.source_version, ranges: rows.filter((r) => r.end_at > r.start).map((r) => ({ start: r.start, end: r.end_at })) };
+  }
+
+  async recordRanges(id: string, filePath: string, version: string, ranges: ReadonlyArray<{ start: number; end: number }>): Promise<void> {
+    this.tx(() => {
+      this.sql.clearRanges.run(id, filePath);
+      // No range yet still records the version: the .part is then known to be segmented (holes, not a prefix).
+      const rows = ranges.length ? ranges : [{ start: 0, end: 0 }];
+      for (const r of rows) this.sql.insertRange.run(id, filePath, version, Math.trunc(r.start), Math.trunc(r.end));
+    });
+  }
+
+  async clearRanges(id: string, filePath: string): Promise<void> {
+    this.sql.clearRanges.run(id, filePath);
   }
 
   // --- Claims

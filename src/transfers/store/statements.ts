@@ -61,6 +61,10 @@ export function prepare(db: Database.Database) {
         done_bytes = (SELECT coalesce(sum(done_bytes), 0) FROM files WHERE transfer_id = @id), updated_at = @now
       WHERE id = @id`),
     setFileProgress: stmt('UPDATE files SET done_bytes = ?, verified = ? WHERE transfer_id = ? AND path = ?'),
+    fileRanges: stmt('SELECT source_version, start, end_at FROM file_ranges WHERE transfer_id = ? AND path = ? ORDER BY start'),
+    insertRange: stmt('INSERT INTO file_ranges (transfer_id, path, source_version, start, end_at) VALUES (?, ?, ?, ?, ?)'),
+    clearRanges: stmt('DELETE FROM file_ranges WHERE transfer_id = ? AND path = ?'),
+    clearTransferRanges: stmt('DELETE FROM file_ranges WHERE transfer_id = ?'),
     sumDoneBytes: stmt(`
       UPDATE transfers SET done_bytes = (SELECT coalesce(sum(done_bytes), 0) FROM files WHERE transfer_id = @id),
         updated_at = @now WHERE id = @id`),

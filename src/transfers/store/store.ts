@@ -150,6 +150,14 @@ export interface Store {
   listFiles(transferId: string): Promise<TransferFile[]>;
   /** Progress of one file; the transfer's doneBytes follows. false when no such file. */
   setFileProgress(transferId: string, path: string, doneBytes: number, verified: boolean): Promise<boolean>;
+  /**
+   * Segmented transfers (DESIGN.md 8): the ranges of the file's `.part` on disk and the version of
+   * the seedbox copy they came from; undefined when none are recorded (nothing, or a one-stream `.part`).
+   */
+  fileRanges(transferId: string, path: string): Promise<{ version: string; ranges: Array<{ start: number; end: number }> } | undefined>;
+  /** Replaces the file's recorded ranges (one transaction). */
+  recordRanges(transferId: string, path: string, version: string, ranges: ReadonlyArray<{ start: number; end: number }>): Promise<void>;
+  clearRanges(transferId: string, path: string): Promise<void>;
 
   /**
    * torrent-add of a transfer harvester had put aside (a re-grab): a `skipped`, `cleaned` (also one

@@ -70,6 +70,9 @@ export class SftpTransport implements FileTransport {
   private readonly idleCloseMs: number;
   private session: Promise<Session> | undefined;
   private live: Session | undefined;
+  /** Connections of their own for reads beside one on the main connection (segmented transfers). */
+  private readonly readers = new Set<Session>();
+  private readonly opening = new Set<Promise<Session>>();
   private closed = false;
 
   constructor(opts: SftpTransportOptions) {
@@ -116,9 +119,16 @@ export class SftpTransport implements FileTransport {
 
   async read(path: string, opts: ReadOptions): Promise<Readable> {
     const { offset, end, signal } = opts;
-    const session = await this.open(signal);
-    const handle = await this.request<Buffer>(session, `open ${path}`, signal, (sftp, cb) => sftp.open(path, 'r', cb));
-    session.reads++;
+    // Counted from here (readSession reserved it): two reads starting at once take two connections.
+    const session = await this.readSession(signal);
+    let handle: Buffer;
+    try {
+      handle = await this.request<Buffer>(session, `open ${path}`, signal, (sftp, cb) => sftp.open(path, 'r', cb));
+    } catch (err) {
+      session.reads--;
+      session.lastUsed = performance.now();
+      throw err;
+    }
     let released = false;
     return new PipelinedRead({
       offset,
@@ -142,8 +152,42 @@ export class SftpTransport implements FileTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.live) this.drop(this.live, new NetworkError(`${this.describe}: closed`, { operation: 'sftp close' }));
+    const closed = new NetworkError(`${this.describe}: closed`, { operation: 'sftp close' });
+    if (this.live) this.drop(this.live, closed);
+    for (const r of [...this.readers]) this.drop(r, closed);
+    // Connections still logging in are dropped as they arrive.
+    for (const p of this.opening) p.then((r) => this.drop(r, closed), () => undefined);
     this.session = undefined;
+  }
+
+  /**
+   * Where a read runs: the main connection when no other read uses it, else a connection of its
+   * own (opened on demand, closed when idle). One SSH connection is one TCP stream, with one
+   * window per channel: a seedbox far away or shaping each connection gives one stream a fraction
+   * of the line, so several reads of one file (its Segments) go over several connections,
+   * as lftp's pget does with several sftp sessions. MAX_CONNECTIONS bounds them (the caller).
+   */
+  private async readSession(signal?: AbortSignal): Promise<Session> {
+    const main = await this.open(signal);
+    const take = (r: Session): Session => {
+      r.reads++;
+      return r;
+    };
+    if (main.reads === 0) return take(main);
+    for (const r of this.readers) if (!r.dropped && r.reads === 0) return take(r);
+    const opening = this.connectOnce(false);
+    this.opening.add(opening);
+    try {
+      const r = await opening;
+      if (this.closed) {
+        this.drop(r, new NetworkError(`${this.describe}: closed`, { operation: 'sftp close' }));
+        throw new NetworkError(`${this.describe}: closed`, { operation: 'sftp connect' });
+      }
+      this.readers.add(r);
+      return take(r);
+    } finally {
+      this.opening.delete(opening);
+    }
   }
 
   // --- internals ---------------------------------------------------------
@@ -244,7 +288,7 @@ export class SftpTransport implements FileTransport {
     });
   }
 
-  private connectOnce(): Promise<Session> {
+  private connectOnce(main = true): Promise<Session> {
     const operation = 'sftp connect';
     const { host, port, username, settings } = this.opts;
     let creds: Credentials;
@@ -291,7 +335,7 @@ export class SftpTransport implements FileTransport {
           session.sftp = sftp;
           sftp.on('close', () => this.drop(session, new NetworkError(`${this.describe}: SFTP channel closed`, { operation })));
           sftp.on('error', () => this.drop(session, new NetworkError(`${this.describe}: SFTP channel failed`, { operation })));
-          this.live = session;
+          if (main) this.live = session;
           const idle = setInterval(() => {
             if (session.dropped) return clearInterval(idle);
             if (session.pending.size === 0 && session.reads === 0 && performance.now() - session.lastUsed > this.idleCloseMs) {
@@ -355,6 +399,7 @@ export class SftpTransport implements FileTransport {
       this.live = undefined;
       this.session = undefined;
     }
+    this.readers.delete(session);
     for (const fail of [...session.pending]) fail(err);
     session.pending.clear();
   }

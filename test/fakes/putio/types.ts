@@ -44,6 +44,8 @@ export interface FakeNode {
   reportedSize?: number;
   /** Serve this HTTP status instead of the bytes. */
   downloadStatus?: number;
+  /** Bumped by replaceContent: the ETag and Last-Modified change with it. */
+  version?: number;
   createdAt: string;
 }
 
@@ -110,6 +112,25 @@ export interface RecordedRequest {
   authorized: boolean;
 }
 
+/** One answer of GET /download/:id: what was asked and how much of it went out. */
+export interface ServedRange {
+  fileId: number;
+  start: number;
+  /** One past the last byte of the answer. */
+  end: number;
+  status: number;
+  /** The request carried a Range header. */
+  ranged: boolean;
+  /** Bytes written to the socket so far. */
+  sent: number;
+  version: number;
+  /** The answer's connection is still open. */
+  open: boolean;
+  /** Date.now() when the answer started, and when its connection closed. */
+  openedAt: number;
+  closedAt?: number;
+}
+
 export interface FakePutioOptions {
   token?: string;
   /** The Label folder created at the root ("" = none). Default "harvester". */
@@ -154,6 +175,12 @@ export interface FakePutio {
   deletedFiles: number[];
   added: { url: string; saveParentId: number }[];
   uploads: { parentId: number; filename: string; bytes: number }[];
+  /** Every download answer, in order (segmented transfers: which ranges were fetched, and how much). */
+  served: ServedRange[];
+  /** Bytes per second of each download answer (a per-connection cap); 0: as fast as the socket. */
+  downloadRate: number;
+  /** The file gets new bytes (and a new ETag/Last-Modified), as a seedbox copy replaced under the same id. */
+  replaceContent(fileId: number, content: Buffer): void;
   /** Resolves once `calls(key)` reaches `count` (events, not sleeps). */
   waitForCalls(key: string, count: number): Promise<void>;
   /** Device sign-in (GET /v2/oauth2/oob/code?app_id=): the codes handed out, oldest first. */

@@ -3,10 +3,12 @@
 // the download faults say (ignore-range, drop, stall-body).
 import type { ServerResponse } from 'node:http';
 import { signature, type Call, type PutioContext } from '../context';
+import type { ServedRange } from '../types';
 
 export const DOWNLOAD_KEY = 'GET /download/:id';
 
-export function download({ tree, token, faults }: PutioContext, { req, path, query }: Call, res: ServerResponse): void {
+export function download(ctx: PutioContext, { req, path, query }: Call, res: ServerResponse): void {
+  const { tree, token, faults } = ctx;
   const id = Number(path.split('/')[2]);
   const node = tree.get(id);
   if (query.sig !== signature(token, id)) {
@@ -49,16 +51,43 @@ export function download({ tree, token, faults }: PutioContext, { req, path, que
     'Content-Type': 'application/octet-stream',
     'Content-Length': body.length,
     'Accept-Ranges': 'bytes',
+    // A validator that changes with the content (replaceContent): segmented reads compare it.
+    ETag: `"${id}-${node.version ?? 0}"`,
+    'Last-Modified': new Date(Date.parse(node.createdAt) + (node.version ?? 0) * 1000).toUTCString(),
   };
   if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   res.writeHead(status, headers);
+  const served: ServedRange = { fileId: id, start, end: end + 1, status, ranged: Boolean(range), sent: 0, version: node.version ?? 0, open: true, openedAt: Date.now() };
+  ctx.fake.served.push(served);
+  res.on('close', () => { served.open = false; served.closedAt = Date.now(); });
   const breakFault = faults.take(DOWNLOAD_KEY, ['drop', 'stall-body']);
-  if (breakFault) {
-    const cut = Math.min(body.length, breakFault.afterBytes ?? Math.floor(body.length / 2));
-    res.write(body.subarray(0, cut), () => {
-      if (breakFault.kind === 'drop') res.socket?.destroy();
-    });
+  const cut = breakFault ? Math.min(body.length, breakFault.afterBytes ?? Math.floor(body.length / 2)) : body.length;
+  const rate = ctx.fake.downloadRate;
+  if (!rate && !breakFault) {
+    served.sent = body.length;
+    res.end(body);
     return;
   }
-  res.end(body);
+  // Paced (a per-connection cap, as providers and long paths give one stream), or cut by a fault.
+  const CHUNK = 64 * 1024;
+  let at = 0;
+  const next = (): void => {
+    if (res.destroyed || !served.open) return;
+    if (at >= cut) {
+      if (!breakFault) res.end();
+      return; // drop: hung up after the last piece was flushed (below); stall-body: silent, the socket kept open
+    }
+    const piece = body.subarray(at, Math.min(cut, at + CHUNK));
+    at += piece.length;
+    served.sent += piece.length;
+    const last = at >= cut;
+    const more = res.write(piece, () => {
+      if (last && breakFault?.kind === 'drop') res.socket?.destroy();
+    });
+    const wait = rate ? (piece.length * 1000) / rate : 0;
+    const go = (): void => { setTimeout(next, wait); };
+    if (more) go();
+    else res.once('drain', go);
+  };
+  next();
 }
