@@ -140,36 +140,56 @@ function newerSchema(shown: string, found: number): StoreError {
  */
 export async function migrate(pool: Pool, url: string, self?: string): Promise<number> {
   const shown = shownUrl(url);
-  let found: number;
+  let c: PoolClient;
   try {
-    found = await schemaVersion(pool);
+    c = await pool.connect();
   } catch (err) {
     throw unreachable(shown, err);
   }
-  if (found > PG_SCHEMA_VERSION) throw newerSchema(shown, found);
-  if (found > 0 && found < PG_SCHEMA_VERSION) await refuseWhileOlderReplicasRun(pool, shown, found, self);
-  for (let v = found; v < PG_SCHEMA_VERSION; v++) {
+  const ignore = (): void => {};
+  c.on('error', ignore);
+  let broken: unknown;
+  try {
+    // One replica at a time checks and migrates, on one session holding the migration lock: a
+    // replica started beside one that is migrating waits for it, instead of taking it for a
+    // replica of an older harvester (it is connected, and the schema is not current yet).
+    let found: number;
     try {
-      await inTransaction(pool, async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      found = await schemaVersion(c);
+    } catch (err) {
+      broken = err;
+      throw unreachable(shown, err);
+    }
+    if (found > PG_SCHEMA_VERSION) throw newerSchema(shown, found);
+    if (found > 0 && found < PG_SCHEMA_VERSION) await refuseWhileOlderReplicasRun(c, shown, found, self);
+    for (let v = found; v < PG_SCHEMA_VERSION; v++) {
+      try {
+        await c.query('BEGIN');
         await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-        const now = await schemaVersion(c);
-        if (now > PG_SCHEMA_VERSION) throw newerSchema(shown, now);
-        if (now > v) return; // another replica applied it meanwhile
         await c.query(PG_MIGRATIONS[v]!);
         await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v + 1, Date.now()]);
-      });
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      if (isConnectionError(err)) throw unreachable(shown, err);
-      throw new StoreError(
-        'migration-failed',
-        shown,
-        `DB_URL ${shown}: upgrading the database from schema version ${v} to ${v + 1} failed (${errorText(err)}); that step was rolled back (still version ${v}). Restore a backup, or run the harvester version that wrote it`,
-      );
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {});
+        if (isConnectionError(err)) {
+          broken = err;
+          throw unreachable(shown, err);
+        }
+        throw new StoreError(
+          'migration-failed',
+          shown,
+          `DB_URL ${shown}: upgrading the database from schema version ${v} to ${v + 1} failed (${errorText(err)}); that step was rolled back (still version ${v}). Restore a backup, or run the harvester version that wrote it`,
+        );
+      }
     }
+    return PG_SCHEMA_VERSION;
+  } finally {
+    if (broken === undefined) await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    c.removeListener('error', ignore);
+    // A broken session is dropped (its lock goes with it), never given to the next caller.
+    c.release(broken !== undefined ? (broken as Error) : undefined);
   }
-  return PG_SCHEMA_VERSION;
 }
 
 /**
@@ -177,8 +197,8 @@ export async function migrate(pool: Pool, url: string, self?: string): Promise<n
  * it (they would write rows their code no longer matches): while any is connected, start-up is
  * refused with one line. `self`: this process's replica id, whose own sessions do not count.
  */
-async function refuseWhileOlderReplicasRun(pool: Pool, shown: string, found: number, self: string | undefined): Promise<void> {
-  const r = await pool.query<{ name: string }>(
+async function refuseWhileOlderReplicasRun(c: PoolClient, shown: string, found: number, self: string | undefined): Promise<void> {
+  const r = await c.query<{ name: string }>(
     `SELECT DISTINCT application_name AS name FROM pg_stat_activity
      WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'harvester %'
        AND application_name <> 'harvester check'`);
