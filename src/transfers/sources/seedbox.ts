@@ -95,7 +95,8 @@ export class SourceSeedbox implements DownloadClient {
     const source = (await this.o.source.check?.(signal)) ?? this.kind;
     const identity = await this.o.transport.identify?.(signal);
     const root = await this.rootOf(signal);
-    const folder = root.remoteRoot === null ? null : root.transportRoot;
+    // Plain HTTP lists nothing (canStat false): its check is the source's and the transport's own lines.
+    const folder = root.remoteRoot === null || this.o.transport.canStat === false ? null : root.transportRoot;
     const read = folder === null ? '' : `; ${folder}: ${(await this.o.transport.list(folder, signal)).length} entries`;
     return `${source}; files from ${this.o.transport.describe}${identity ? `, ${identity}` : ''}${read}`;
   }
