@@ -100,15 +100,15 @@ function warnPlainFtp(config: Config): void {
   for (const message of lines) log.warn({ event: 'config.warning', variable: message.split(' ')[0] }, message);
 }
 
-/**
- * A seedbox reached over SFTP or FTPS is tried once before any thread starts: a key
- * file that is missing or needs a passphrase, a refused login, an unknown or
- * changed host key (or TLS certificate), an unreachable host or a missing folder stop start-up
- * with one line (exit 1), instead of a loop that fails every poll.
- */
 /** The seedboxes whose torrent client is reached through CLIENT_URL. */
 const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
 
+/**
+ * A seedbox reached over SFTP or FTPS, or a torrent client at CLIENT_URL, is tried once before
+ * any thread starts: a key file that is missing or needs a passphrase, a refused login, an unknown or
+ * changed host key (or TLS certificate), an unreachable host or a missing folder stop start-up
+ * with one line (exit 1), instead of a loop that fails every poll.
+ */
 async function checkSeedboxAtStart(config: Config): Promise<void> {
   // A torrent client (CLIENT_URL) is tried the same way: a wrong password or a client that is not there is one line.
   const variable = config.localSeedboxUrl ? 'LOCAL_SEEDBOX_DIR' : 'CLIENT_URL';
