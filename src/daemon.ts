@@ -72,7 +72,7 @@ export async function daemonOptions(env: NodeJS.ProcessEnv = process.env): Promi
     mkdirSync(dir, { recursive: true });
   }
   warnPlainFtp(config);
-  if (config.localSeedboxUrl || TORRENT_CLIENTS.has(config.downloadClient)) await checkSeedboxAtStart(config);
+  if (config.localSeedboxUrl || sourceTraits(config.downloadClient).usesClientUrl) await checkSeedboxAtStart(config);
   // Made before any thread starts, so that every loop's claims carry this process's replica id.
   replicaId(env);
   let store: AnyStore;
@@ -99,9 +99,6 @@ function warnPlainFtp(config: Config): void {
   const log = createLogger({ redact: DAEMON_REDACT_PATHS });
   for (const message of lines) log.warn({ event: 'config.warning', variable: message.split(' ')[0] }, message);
 }
-
-/** The seedboxes whose torrent client is reached through CLIENT_URL. */
-const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
 
 /**
  * A seedbox reached over SFTP or FTPS, or a torrent client at CLIENT_URL, is tried once before

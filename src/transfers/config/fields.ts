@@ -126,18 +126,22 @@ export const seedboxDir = z
     }
   });
 
+/** The value as a URL, or the issue `is not a URL (<hint>)`; the value itself is never quoted. */
+function parsedUrl(text: string, ctx: Ctx, hint: string): URL {
+  try {
+    return new URL(text.trim());
+  } catch {
+    return fail(ctx, `is not a URL (${hint})`);
+  }
+}
+
 /** CLIENT_URL: a torrent client's web API (http/https), or rTorrent's `scgi://host:port`. Never quoted back (it may carry credentials). */
 export const clientUrl = z
   .string()
   .optional()
   .transform((text, ctx) => {
     if (text === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(text.trim());
-    } catch {
-      return fail(ctx, 'is not a URL (use e.g. http://box:8080, https://box/RPC2 or scgi://127.0.0.1:5000)');
-    }
+    const url = parsedUrl(text, ctx, 'use e.g. http://box:8080, https://box/RPC2 or scgi://127.0.0.1:5000');
     if (!['http:', 'https:', 'scgi:'].includes(url.protocol)) return fail(ctx, 'must be an http://, https:// or scgi:// URL');
     if (url.protocol === 'scgi:' && (!url.hostname || !url.port)) return fail(ctx, 'needs a host and a port: scgi://host:port');
     return text.trim();
@@ -223,12 +227,7 @@ export const httpUrl = z
   .optional()
   .transform((text, ctx) => {
     if (text === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(text.trim());
-    } catch {
-      return fail(ctx, 'is not a URL (use e.g. https://host:port)');
-    }
+    const url = parsedUrl(text, ctx, 'use e.g. https://host:port');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(ctx, 'must be an http:// or https:// URL');
     return text.trim();
   });
@@ -295,12 +294,7 @@ export const databaseUrl = z
   .optional()
   .transform((text, ctx) => {
     if (text === undefined || text.trim() === '') return undefined;
-    let url: URL;
-    try {
-      url = new URL(text.trim());
-    } catch {
-      return fail(ctx, 'is not a URL (use postgres://user@host/database)');
-    }
+    const url = parsedUrl(text, ctx, 'use postgres://user@host/database');
     if (!['postgres:', 'postgresql:'].includes(url.protocol)) return fail(ctx, 'must be a postgres:// URL (SQLite is DB_PATH)');
     if (!url.hostname) return fail(ctx, 'needs a host: postgres://user@host/database');
     if (url.pathname.length <= 1) return fail(ctx, 'needs a database name: postgres://user@host/database');

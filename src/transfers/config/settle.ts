@@ -26,9 +26,6 @@ function sftpSettings(e: Env, abs: (p: string) => string): SftpSettings {
   };
 }
 
-/** The torrent clients read through CLIENT_URL, their files through FILES_FROM. */
-const TORRENT_CLIENTS = new Set<string>(['qbittorrent', 'rtorrent', 'transmission']);
-
 /** An sftp:// or ftps:// folder is listed every minute by default: one listing is cheap, and no API rate limit applies. */
 const SFTP_FOLDER_POLL_MS = 60_000;
 
@@ -51,7 +48,7 @@ export function settle(e: Env, cwd: string): Config {
     const alias = e.DELUGE_MOUNT_DIR ? 'DELUGE_MOUNT_DIR' : e.DELUGE_COMPLETED_DIR ? 'DELUGE_COMPLETED_DIR' : null;
     if (e.FILES_FROM && alias) problems.push({ variable: 'FILES_FROM', problem: `is set together with ${alias}, its older name: keep one` });
   }
-  if (TORRENT_CLIENTS.has(client) && !e.CLIENT_URL) {
+  if (sourceTraits(client).usesClientUrl && !e.CLIENT_URL) {
     problems.push({ variable: 'CLIENT_URL', problem: `is required when DOWNLOAD_CLIENT=${client}` });
   }
   const pair = (keyVar: string, key: string | undefined, urlVar: string, url: string | undefined): ArrConfig | null => {
@@ -118,7 +115,7 @@ export function settle(e: Env, cwd: string): Config {
   else if (client === 'putio') seedRatio = e.PUTIO_SEED_RATIO === undefined ? 0 : e.PUTIO_SEED_RATIO;
   else seedRatio = null;
   // Without a label every torrent on the client is this instance's: SEED_RATIO would in time remove the user's whole box.
-  if (seedRatio !== null && !e.TARGET_LABEL && (TORRENT_CLIENTS.has(client) || client === 'deluge')) {
+  if (seedRatio !== null && !e.TARGET_LABEL && (sourceTraits(client).usesClientUrl || client === 'deluge')) {
     warnings.push(`SEED_RATIO is set and TARGET_LABEL is empty: every torrent on the ${client} client counts as harvester's and is removed, with its data, once imported at that ratio; set TARGET_LABEL to the label Sonarr/Radarr use`);
   }
 

@@ -55,6 +55,8 @@ export interface SourceTraits {
   readonly pollingDefaultMs: number;
   /** Its seedbox is LOCAL_SEEDBOX_DIR on this machine: made at start when missing. */
   readonly seedboxIsLocalFolder: boolean;
+  /** A torrent client reached through CLIENT_URL (its files through FILES_FROM): required, and tried at start. */
+  readonly usesClientUrl: boolean;
   /** What torrent-add answers when the source cannot add (no addTransfer); absent where it can. */
   readonly cannotAddHint?: string;
 }
@@ -98,6 +100,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: true,
     pollingDefaultMs: REMOTE_POLL_MS,
     seedboxIsLocalFolder: false,
+    usesClientUrl: false,
   },
   deluge: {
     displayName: 'Deluge',
@@ -116,6 +119,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: true,
     pollingDefaultMs: REMOTE_POLL_MS,
     seedboxIsLocalFolder: false,
+    usesClientUrl: false,
   },
   qbittorrent: {
     displayName: 'qBittorrent',
@@ -152,6 +156,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: true,
     pollingDefaultMs: REMOTE_POLL_MS,
     seedboxIsLocalFolder: false,
+    usesClientUrl: true,
   },
   rtorrent: {
     displayName: 'rTorrent',
@@ -161,6 +166,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: true,
     pollingDefaultMs: REMOTE_POLL_MS,
     seedboxIsLocalFolder: false,
+    usesClientUrl: true,
   },
   transmission: {
     displayName: 'Transmission',
@@ -170,6 +176,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: true,
     pollingDefaultMs: REMOTE_POLL_MS,
     seedboxIsLocalFolder: false,
+    usesClientUrl: true,
   },
   local: {
     displayName: 'the seedbox folder',
@@ -181,6 +188,7 @@ export const SOURCE_TRAITS: Readonly<Record<ClientKind, SourceTraits>> = {
     finishedKnownAtFirstSight: false,
     pollingDefaultMs: 5_000,
     seedboxIsLocalFolder: true,
+    usesClientUrl: false,
     cannotAddHint: 'put the files into the seedbox folder (LOCAL_SEEDBOX_DIR) instead',
   },
 };
