@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, waitUntilAsync } from '../helpers';
+import { freePort, removeDir, tempDir, waitUntilAsync } from '../helpers';
 import { startRtorrent, rtorrentSkip, type RtorrentHarness } from '../helpers/rtorrent';
 import { makeSeededTorrent, type SeededTorrent } from '../helpers/torrent-data';
 import { RtorrentSource } from '../../src/transfers/sources/rtorrent';
@@ -118,6 +118,38 @@ test('an rTorrent without d.multicall.filtered (before 0.9.7) is listed with d.m
   }
 });
 
+test('addTransfer waits for rTorrent\'s queued load (load.* answers before the torrent exists) instead of calling it dropped', async () => {
+  // A stand-in with rTorrent's order of events (core::DownloadFactory queues the load on its task
+  // scheduler): load.raw_start answers 0, the torrent is unknown (fault -501) for two more looks.
+  const box = tempDir();
+  const added = makeSeededTorrent({ saveDir: box, torrentDir: box, name: 'Queued.mkv', files: [{ path: 'Queued.mkv', size: 10 }] });
+  const row = [added.hash.toUpperCase(), 'Queued.mkv', 0, 10, 0, 0, 'harvester', '/dl', '/dl/Queued.mkv', 0, 1, '', 0];
+  const seen: string[] = [];
+  let looks = 0;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d; });
+    req.on('end', () => {
+      const method = /<methodName>([^<]+)<\/methodName>/.exec(body)![1]!;
+      seen.push(method);
+      res.writeHead(200, { 'Content-Type': 'text/xml' });
+      if (method !== 'system.multicall') return res.end(serializeMethodResponse(0));
+      const fault = { faultCode: -501, faultString: 'Could not find info-hash.' };
+      res.end(serializeMethodResponse(++looks < 3 ? row.map(() => fault) : row.map((v) => [v])));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const source = new RtorrentSource({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/RPC2`, label: 'harvester' });
+    const t = await source.addTransfer({ torrent: added.torrent, category: null });
+    assert.deepEqual([t.remoteId, t.name, t.finished], [added.hash, 'Queued.mkv', false]);
+    assert.deepEqual(seen, ['load.raw_start', 'system.multicall', 'system.multicall', 'system.multicall']);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    removeDir(box);
+  }
+});
+
 test('listFiles: a folder torrent keeps its root folder, a single file is the file; remotePath is where rTorrent keeps it', { skip }, async () => {
   const source = overNginx('harvester');
   const listed = await overNginx('').listTransfers();
@@ -132,6 +164,8 @@ test('listFiles: a folder torrent keeps its root folder, a single file is the fi
   // Loaded but never started: rTorrent reports no d.base_path; the path is still the file's.
   const idle = makeSeededTorrent({ saveDir: rt.saveDir, torrentDir: rt.torrentDir, name: 'Idle.bin', files: [{ path: 'Idle.bin', size: 500 }] });
   await rt.rpc.call('load.verbose', ['', idle.torrentFile, `d.directory.set="${rt.saveDir}"`]);
+  // load.* answers before rTorrent's task scheduler has run the load.
+  await waitUntilAsync(async () => (await rt.hashes()).includes(idle.hash), 30_000, 'rTorrent to load Idle.bin');
   assert.equal(await rt.rpc.call('d.base_path', [idle.hash.toUpperCase()]), '', 'rTorrent 0.9.8: no base_path before the first open');
   const idleFiles = await source.listFiles({ remoteId: idle.hash, name: 'Idle.bin', remoteStatus: 'paused', progress: 0, finished: false, totalBytes: 500 });
   assert.deepEqual(idleFiles.map((f) => f.remotePath), [join(rt.saveDir, 'Idle.bin')]);

@@ -11,6 +11,7 @@
 // SEED_RATIO: d.erase removes the torrent but keeps its data (seedboxes.md),
 // so removeTransfer returns the content path for SourceSeedbox to delete
 // through the transport, inside FILES_REMOTE_ROOT only.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkTorrent } from '../clients/torrent-file';
 import { NotFoundError, RejectedError, RemoteError, isClientError, type ClientError } from '../clients/errors';
 import type { AddRequest } from '../clients/types';
@@ -33,6 +34,12 @@ const PLAIN_LABEL = /^[A-Za-z0-9._~-]+$/;
 const ERASED_KEPT = 256;
 /** rTorrent's fault for a method it does not know. */
 const FAULT_NO_METHOD = -506;
+/**
+ * load.* only queues the load (core::DownloadFactory runs it on rTorrent's task scheduler, after the
+ * call has answered): how long addTransfer looks for the new torrent before it says rTorrent dropped it.
+ */
+const LOAD_SETTLE_MS = 5_000;
+const LOAD_POLL_MS = 100;
 
 export class RtorrentSource implements TransferSource {
   readonly kind = 'rtorrent' as const;
@@ -118,7 +125,7 @@ export class RtorrentSource implements TransferSource {
     } else {
       throw new RejectedError(`${operation}: nothing to add (no magnet, url or torrent)`, { operation });
     }
-    const row = await this.row(hash, signal);
+    const row = await this.loaded(hash, signal);
     if (!row) {
       // rTorrent drops what it cannot load without a word (load.* answer 0 either way).
       const why = magnet ? ' (a magnet without trackers, and DHT off?)' : '';
@@ -197,6 +204,16 @@ export class RtorrentSource implements TransferSource {
     );
     if (values.some((v) => v instanceof NotFoundError)) return undefined;
     return torrentRows([unwrap(values)], 'rTorrent d.*')[0];
+  }
+
+  /** The row of a torrent just given to load.*, once rTorrent's queued load has run; undefined if it never appears. */
+  private async loaded(hash: string, signal?: AbortSignal): Promise<TorrentRow | undefined> {
+    const deadline = Date.now() + LOAD_SETTLE_MS;
+    for (;;) {
+      const row = await this.row(hash, signal);
+      if (row || Date.now() >= deadline) return row;
+      await sleep(LOAD_POLL_MS, undefined, { signal });
+    }
   }
 
   private async place(hash: string, signal?: AbortSignal): Promise<TorrentPlace> {
