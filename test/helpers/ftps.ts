@@ -58,13 +58,21 @@ export interface Vsftpd {
  * the first file's server out. The user has no shell, and vsftpd listens on loopback only.
  */
 const FTP_PASSWORD = 'harvester-ftp-test-Pw7';
+/** Its home: not its own (the tests give it its served tree), one every machine has. */
+const FTP_HOME = '/';
 
 /** The test user, made once per machine (two test files may try at once). */
 function ensureUser(password: string): void {
   const exists = (): boolean => spawnSync('id', ['-u', FTP_USER], { stdio: 'ignore' }).status === 0;
   if (!exists()) {
-    const made = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', FTP_USER], { encoding: 'utf8' });
+    const made = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', FTP_HOME, '--shell', '/usr/sbin/nologin', FTP_USER], { encoding: 'utf8' });
     if (made.status !== 0 && !exists()) throw new Error(`useradd ${FTP_USER} failed: ${made.stderr}`);
+  }
+  // vsftpd changes into the user's home at login and refuses the login where it cannot ("500 OOPS:
+  // cannot change directory", in plain text on the TLS session): a home that exists, also for a
+  // user an older helper made with /nonexistent.
+  if (execFileSync('getent', ['passwd', FTP_USER], { encoding: 'utf8' }).split(':')[5] !== FTP_HOME) {
+    execFileSync('usermod', ['--home', FTP_HOME, FTP_USER]);
   }
   execFileSync('chpasswd', { input: `${FTP_USER}:${password}\n` });
 }
