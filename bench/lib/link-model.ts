@@ -10,10 +10,15 @@
 //   and the connections (how many, how many open at once).
 //
 // How, without per-byte work: a chunk read from one side is passed on as read.
-// It gets the time it leaves the connection's serializer and then the line's
-// (virtual finish times: L bytes take L/rate after the previous chunk), plus
-// the one-way delay; one timer per direction writes every chunk that is due
-// in one corked batch. A side is paused (TCP's flow control then holds its
+// It gets the time it leaves the connection's serializer (virtual finish
+// times: L bytes take L/rate after the previous chunk), then joins the line's
+// queue at that time, in the order chunks leave their connections (not the
+// order they were read: a connection's cap sends what the proxy read ahead
+// only later, and a bottleneck queue does not wait for bytes that have not
+// reached it; read order made a new request's first bytes wait up to
+// HOLD_BYTES / the cap, a second, behind others' future bytes), plus the
+// one-way delay; one timer per direction writes every chunk that is due in
+// one corked batch. A side is paused (TCP's flow control then holds its
 // sender) while the proxy holds more than HOLD_BYTES of it, or while the other
 // side does not take what is written (a closed receive window), and resumed
 // when half of that is gone.
@@ -64,14 +69,100 @@ interface Serializer {
   free: number;
 }
 
+interface LineItem {
+  /** When the chunk leaves its connection's serializer and reaches the line. */
+  at: number;
+  seq: number;
+  bytes: number;
+  /** Called with the time it leaves the line. */
+  go(out: number): void;
+}
+
+/**
+ * The line, one direction, shared by every connection: a FIFO queue in the order chunks reach it
+ * (leave their connection's serializer), each taking bytes/rate after the one before.
+ */
+class Line {
+  private free = 0;
+  private seq = 0;
+  private readonly heap: LineItem[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  constructor(private readonly rate: number) {}
+
+  enqueue(at: number, bytes: number, go: (out: number) => void): void {
+    const item = { at, seq: this.seq++, bytes, go };
+    const h = this.heap;
+    h.push(item);
+    for (let i = h.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+    if (at < this.armedFor) this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const top = this.heap[0];
+    if (!top) return;
+    this.armedFor = top.at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, top.at - performance.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const due = performance.now() + 0.5;
+    while (this.heap.length && this.heap[0]!.at <= due) {
+      const item = this.pop();
+      const out = Math.max(item.at, this.free) + (item.bytes * 1000) / this.rate;
+      this.free = out;
+      item.go(out);
+    }
+    this.arm();
+  }
+
+  private pop(): LineItem {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.heap.length = 0;
+  }
+}
+
+const before = (a: LineItem, b: LineItem): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
 /** One direction of one connection: from `src` to `dst` through the serializers and the delay. */
 class Direction {
   private readonly queue: Array<{ at: number; chunk: Buffer | null }> = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly conn: Serializer;
-  /** When the last queued byte leaves the serializers. */
-  private lastOut = 0;
+  private stopped = false;
   /** Bytes read from src, not yet written to dst. */
   private queued = 0;
   private held = false;
@@ -82,13 +173,13 @@ class Direction {
     private readonly dst: Socket,
     private readonly oneWayMs: number,
     connRate: number,
-    private readonly line: Serializer | undefined,
+    private readonly line: Line | undefined,
     private readonly count: (bytes: number) => void,
     startAt: number,
   ) {
     this.conn = { rate: connRate, free: startAt };
     src.on('data', (chunk: Buffer) => this.take(chunk));
-    src.on('end', () => this.push(Math.max(performance.now(), this.lastOut) + this.oneWayMs, null));
+    src.on('end', () => this.pass(Math.max(performance.now(), this.conn.free), 0, null));
     dst.on('drain', () => {
       this.blocked = false;
       this.release();
@@ -100,14 +191,16 @@ class Direction {
     let out = Math.max(t, this.conn.free);
     if (this.conn.rate) out += (chunk.length * 1000) / this.conn.rate;
     this.conn.free = out;
-    if (this.line) {
-      out = Math.max(out, this.line.free) + (chunk.length * 1000) / this.line.rate;
-      this.line.free = out;
-    }
-    this.lastOut = out;
     this.queued += chunk.length;
-    this.push(out + this.oneWayMs, chunk);
+    this.pass(out, chunk.length, chunk);
     if (this.queued > HOLD_BYTES) this.hold();
+  }
+
+  /** Through the line (if any) from the time it leaves the connection, then the one-way delay. */
+  private pass(out: number, bytes: number, chunk: Buffer | null): void {
+    if (!this.line) return this.push(out + this.oneWayMs, chunk);
+    // A connection's chunks reach the line in their order (its serializer's times only grow), and leave it in that order.
+    this.line.enqueue(out, bytes, (lineOut) => this.push(lineOut + this.oneWayMs, chunk));
   }
 
   private hold(): void {
@@ -124,6 +217,7 @@ class Direction {
   }
 
   private push(at: number, chunk: Buffer | null): void {
+    if (this.stopped) return;
     this.queue.push({ at, chunk });
     if (!this.timer) this.arm();
   }
@@ -162,6 +256,7 @@ class Direction {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.queue.length = 0;
@@ -171,14 +266,14 @@ class Direction {
 
 export class LinkModel {
   readonly counters: LinkCounters = { down: 0, up: 0, connections: 0, open: 0, maxOpen: 0 };
-  private readonly lineDown: Serializer | undefined;
-  private readonly lineUp: Serializer | undefined;
+  private readonly lineDown: Line | undefined;
+  private readonly lineUp: Line | undefined;
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
 
   constructor(readonly profile: LinkProfile, private readonly target: { host: string; port: number }) {
-    this.lineDown = profile.lineRate ? { rate: profile.lineRate, free: 0 } : undefined;
-    this.lineUp = profile.lineRate ? { rate: profile.lineRate, free: 0 } : undefined;
+    this.lineDown = profile.lineRate ? new Line(profile.lineRate) : undefined;
+    this.lineUp = profile.lineRate ? new Line(profile.lineRate) : undefined;
   }
 
   /** Listens on a free loopback port; returns it. */
@@ -221,6 +316,8 @@ export class LinkModel {
   }
 
   async close(): Promise<void> {
+    this.lineDown?.stop();
+    this.lineUp?.stop();
     for (const s of this.sockets) s.destroy();
     if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
   }

@@ -192,7 +192,8 @@ function daemonEnv(set: DataSet, ep: Endpoint, work: string): Record<string, str
   const env: Record<string, string> = {
     DOWNLOAD_DIR: join(work, 'downloads'),
     DB_PATH: join(work, 'harvester.db'),
-    LOG_LEVEL: 'info',
+    // BENCH_LINK_LOG=FILE: the daemon's lines at debug (download.connections: the policy's steps) written there, to see a ramp.
+    LOG_LEVEL: process.env.BENCH_LINK_LOG ? 'debug' : 'info',
   };
   if (via === 'http') {
     Object.assign(env, { DOWNLOAD_CLIENT: 'putio', PUTIO_TOKEN: 'bench-token', PUTIO_API_URL: `http://127.0.0.1:${ep.port}` });
@@ -204,6 +205,8 @@ function daemonEnv(set: DataSet, ep: Endpoint, work: string): Record<string, str
       SFTP_PRIVATE_KEY: ep.sshd!.clientKey, SFTP_HOST_KEY: ep.sshd!.hostFingerprint, SSH_AUTH_SOCK: '', POLLING_INTERVAL: '1s',
     });
   }
+  // BENCH_DAEMON_ENV='{"SEGMENTS":"16"}': settings for a probe run; the figures run the defaults.
+  if (process.env.BENCH_DAEMON_ENV) Object.assign(env, JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string>);
   return env;
 }
 
@@ -251,6 +254,7 @@ async function harvester(set: DataSet, ep: Endpoint, work: string): Promise<Link
     });
   } finally {
     await stopDaemon(first);
+    if (process.env.BENCH_LINK_LOG) writeFileSync(process.env.BENCH_LINK_LOG, first.stdout());
   }
 }
 
