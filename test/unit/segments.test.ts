@@ -106,17 +106,19 @@ test('an abandoned (stalled or failed) range goes back whole from where it stopp
 });
 
 /** Runs the auto policy against a modelled link: the rate of n connections. */
-function simulate(rateOf: (n: number) => number, max = 16, seconds = 30): { final: number; seen: number[] } {
+function simulate(rateOf: (n: number) => number, max = 16, seconds = 30, start?: number): { final: number; seen: number[]; settledAt: number; helped: number | undefined } {
   let clock = 0;
-  const policy = new ConnectionPolicy({ setting: 'auto', max, now: () => clock });
-  let conns = 1;
+  const policy = new ConnectionPolicy({ setting: 'auto', max, now: () => clock, ...(start ? { start } : {}) });
+  let conns = policy.current;
+  let settledAt = -1;
   let bytes = 0;
   let flowing = false;
-  const seen = [1];
-  for (let t = 0; t < seconds * 5; t++) {
-    clock += 200;
-    if (flowing) bytes += (rateOf(conns) * 200) / 1000;
+  const seen = [conns];
+  for (let t = 0; t < seconds * 10; t++) {
+    clock += 100;
+    if (flowing) bytes += (rateOf(conns) * 100) / 1000;
     const target = policy.want({ bytes, connections: conns, flowing });
+    if (policy.done && settledAt < 0) settledAt = clock;
     flowing = true;
     if (target !== conns) {
       // New connections deliver from the next tick on; dropped ones stop at once.
@@ -125,19 +127,40 @@ function simulate(rateOf: (n: number) => number, max = 16, seconds = 30): { fina
       seen.push(conns);
     }
   }
-  return { final: conns, seen };
+  return { final: conns, seen, settledAt, helped: policy.helped };
 }
 
 test('auto: where each connection is capped (a far seedbox), it adds connections up to MAX_CONNECTIONS', () => {
   const r = simulate((n) => Math.min(n * 4 * MiB, 64 * MiB));
   assert.equal(r.final, 16, `counts ${r.seen.join(' -> ')}`);
+  assert.deepEqual(r.seen, [1, 4, 16], 'fourfold steps while each connection adds its share');
+  assert.ok(r.settledAt > 0 && r.settledAt <= 2_100, `settled after three windows of half a second, each with its set-up ticks (at ${r.settledAt} ms)`);
+  assert.equal(r.helped, 16, 'what the next file on the host starts at');
+});
+
+test('auto: a file on a host that learned a count starts there and measures on from it', () => {
+  const capped = (n: number): number => Math.min(n * 4 * MiB, 64 * MiB);
+  assert.deepEqual(simulate(capped, 16, 30, 8).seen, [8, 16]);
+  assert.deepEqual(simulate(capped, 16, 30, 16).seen, [16], 'learned the maximum: nothing to measure');
+  const line = simulate(() => 24 * MiB, 16, 30, 4);
+  assert.equal(line.final, 4, `started at 4 on a line 4 fill: more does not help, it keeps 4 (counts ${line.seen.join(' -> ')})`);
+  assert.equal(new ConnectionPolicy({ setting: 'auto', max: 6, now: () => 0, start: 16 }).current, 6, 'never above MAX_CONNECTIONS');
+  assert.equal(new ConnectionPolicy({ setting: 4, max: 16, now: () => 0, start: 16 }).current, 4, 'a fixed SEGMENTS ignores what the host learned');
+  assert.equal(new ConnectionPolicy({ setting: 4, max: 16, now: () => 0 }).helped, undefined, 'and teaches the host nothing');
 });
 
 test('auto: rate grows with connections only up to a cap, and it stops adding there', () => {
   // 4 MiB/s a connection, a 20 MiB/s line: five fill it.
   const r = simulate((n) => Math.min(n * 4 * MiB, 20 * MiB));
-  assert.ok(r.final >= 5 && r.final < 16, `it stopped short of 16 at a count that fills the line (counts ${r.seen.join(' -> ')})`);
-  assert.equal(Math.min(r.final * 4, 20), 20);
+  assert.equal(r.final, 5, `it went down to the count that fills the line (counts ${r.seen.join(' -> ')})`);
+  assert.deepEqual(r.seen, [1, 4, 16, 5]);
+});
+
+test('auto: gone down to the count that should fill the line, it goes back up when the fewer are slower', () => {
+  // Each connection is faster alone than with others (a server that shares its own uplink): 16 give 30, 8 only 20.
+  const r = simulate((n) => (n <= 4 ? n * 4 * MiB : n <= 8 ? 20 * MiB : 30 * MiB));
+  assert.deepEqual(r.seen, [1, 4, 16, 8, 16], `counts ${r.seen.join(' -> ')}`);
+  assert.equal(r.final, 16);
 });
 
 test('auto: on a line one stream fills, it ends on one stream (never slower than one)', () => {
@@ -146,8 +169,8 @@ test('auto: on a line one stream fills, it ends on one stream (never slower than
 });
 
 test('auto: a line that gets worse with more connections goes back to the count before', () => {
-  const r = simulate((n) => (n <= 2 ? n * 10 * MiB : 12 * MiB));
-  assert.equal(r.final, 2, `counts ${r.seen.join(' -> ')}`);
+  const r = simulate((n) => (n <= 4 ? n * 4 * MiB : 8 * MiB));
+  assert.equal(r.final, 4, `counts ${r.seen.join(' -> ')}`);
 });
 
 test('SEGMENTS as a number fixes the count, bounded by MAX_CONNECTIONS', () => {

@@ -3,6 +3,8 @@
 // connections is not hammered by sixteen at once) and that a refusal shrinks
 // for a while: a 503, a 429 or a refused connection lowers the host's limit to
 // one below what it held, for REFUSED_FOR_MS, instead of failing the file.
+// It also keeps what the host's files measured (`learned`): the connection
+// count that last helped a file, where the next file starts (connection-policy.ts).
 import { sleep } from '../net/sleep';
 
 export interface HostConnectionsOptions {
@@ -32,6 +34,9 @@ export class HostConnections {
     this.openGapMs = o.openGapMs ?? OPEN_GAP_MS;
     this.lowerForMs = o.lowerForMs ?? LOWER_FOR_MS;
   }
+
+  /** The connection count that last measured to help a file on this host (SEGMENTS=auto); undefined before any. */
+  learned: number | undefined;
 
   get inUse(): number {
     return this.used;

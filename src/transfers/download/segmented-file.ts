@@ -66,8 +66,8 @@ export class RangesIgnoredError extends Error {
 
 /** A finished connection shares the tail down to this: below, a new request costs more than it saves. */
 const TAIL_MIN = 1024 * 1024;
-/** The policy and the stall watch look this often. */
-const TICK_MS = 200;
+/** The policy and the stall watch look this often (a policy window is 500 ms: a tick is its granularity). */
+const TICK_MS = 100;
 const STALL_MS = 15_000;
 /**
  * Record at least every RECORD_EVERY_MS with new bytes, or every RECORD_BYTES a connection. What a
@@ -128,7 +128,7 @@ class SegmentedDownload {
   constructor(private readonly job: SegmentedJob) {
     this.now = job.now ?? (() => performance.now());
     this.size = job.file.size;
-    this.policy = new ConnectionPolicy({ setting: job.setting, max: job.hosts.limit, now: this.now });
+    this.policy = new ConnectionPolicy({ setting: job.setting, max: job.hosts.limit, now: this.now, ...(job.hosts.learned ? { start: job.hosts.learned } : {}) });
   }
 
   async run(): Promise<void> {
@@ -223,6 +223,9 @@ class SegmentedDownload {
     if (target !== before) {
       this.job.log.debug({ event: 'download.connections', path: this.job.file.path, from: before, to: target, settled: this.policy.done, at: this.conns.size },
         `connections for ${this.job.file.path}: ${target}`);
+      // What this file measured is where the host's next file starts.
+      const helped = this.policy.helped;
+      if (helped !== undefined) this.job.hosts.learned = helped;
     }
     while (this.conns.size < target) {
       const release = this.job.hosts.tryAcquire();
@@ -278,11 +281,21 @@ class SegmentedDownload {
       }
       this.book.release(seg);
       conn.seg = undefined;
-      // Past the count the policy settled on, a connection stops at the end of its range.
-      if (this.conns.size > this.policy.current) return;
+      if (this.leaves(conn)) return;
       conn.seg = this.book.assign(TAIL_MIN);
       this.wake?.();
     }
+  }
+
+  /**
+   * Past the count the policy wants (it settled lower, or went down to what fills the line), a
+   * connection stops at the end of a request; its range's rest goes to the others. Taken out of
+   * the count at once, so that two connections ending together do not both leave for one too many.
+   */
+  private leaves(conn: Connection): boolean {
+    if (this.conns.size <= this.policy.current) return false;
+    this.conns.delete(conn);
+    return true;
   }
 
   /**
@@ -320,7 +333,8 @@ class SegmentedDownload {
    * would cross the link for nothing. Over keep-alive, each request costs a round trip.
    */
   private async fetch(conn: Connection, seg: Segment): Promise<void> {
-    while (seg.pos < seg.end && !this.stop.signal.aborted) {
+    for (let first = true; seg.pos < seg.end && !this.stop.signal.aborted; first = false) {
+      if (!first && this.conns.size > this.policy.current) return;
       // At most half the segment's rest: the other half stays free for a connection to take over.
       const size = Math.min(REQUEST_MAX, Math.floor((seg.end - seg.pos) / 2), Math.floor(conn.rate * REQUEST_SECONDS));
       // Settled on one connection (a line one stream fills): nobody takes ranges over, one request for the rest.
