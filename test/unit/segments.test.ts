@@ -106,7 +106,7 @@ test('an abandoned (stalled or failed) range goes back whole from where it stopp
 });
 
 /** Runs the auto policy against a modelled link: the rate of n connections. */
-function simulate(rateOf: (n: number) => number, max = 16, seconds = 30, start?: number): { final: number; seen: number[]; settledAt: number; helped: number | undefined } {
+function simulate(rateOf: (n: number) => number, max = 16, seconds = 30, start?: number): { final: number; seen: number[]; settledAt: number; learned: number | undefined } {
   let clock = 0;
   const policy = new ConnectionPolicy({ setting: 'auto', max, now: () => clock, ...(start ? { start } : {}) });
   let conns = policy.current;
@@ -127,7 +127,7 @@ function simulate(rateOf: (n: number) => number, max = 16, seconds = 30, start?:
       seen.push(conns);
     }
   }
-  return { final: conns, seen, settledAt, helped: policy.helped };
+  return { final: conns, seen, settledAt, learned: policy.learned };
 }
 
 test('auto: where each connection is capped (a far seedbox), it adds connections up to MAX_CONNECTIONS', () => {
@@ -135,7 +135,7 @@ test('auto: where each connection is capped (a far seedbox), it adds connections
   assert.equal(r.final, 16, `counts ${r.seen.join(' -> ')}`);
   assert.deepEqual(r.seen, [1, 4, 16], 'fourfold steps while each connection adds its share');
   assert.ok(r.settledAt > 0 && r.settledAt <= 2_100, `settled after three windows of half a second, each with its set-up ticks (at ${r.settledAt} ms)`);
-  assert.equal(r.helped, 16, 'what the next file on the host starts at');
+  assert.equal(r.learned, 16, 'what the next file on the host starts at');
 });
 
 test('auto: a file on a host that learned a count starts there and measures on from it', () => {
@@ -146,7 +146,7 @@ test('auto: a file on a host that learned a count starts there and measures on f
   assert.equal(line.final, 4, `started at 4 on a line 4 fill: more does not help, it keeps 4 (counts ${line.seen.join(' -> ')})`);
   assert.equal(new ConnectionPolicy({ setting: 'auto', max: 6, now: () => 0, start: 16 }).current, 6, 'never above MAX_CONNECTIONS');
   assert.equal(new ConnectionPolicy({ setting: 4, max: 16, now: () => 0, start: 16 }).current, 4, 'a fixed SEGMENTS ignores what the host learned');
-  assert.equal(new ConnectionPolicy({ setting: 4, max: 16, now: () => 0 }).helped, undefined, 'and teaches the host nothing');
+  assert.equal(new ConnectionPolicy({ setting: 4, max: 16, now: () => 0 }).learned, undefined, 'and teaches the host nothing');
 });
 
 test('auto: rate grows with connections only up to a cap, and it stops adding there', () => {

@@ -9,10 +9,11 @@
 // - it grew, but less (the line is nearly full at the new count): it goes down
 //   to the count the old per-connection rate says fills the line (4 MiB/s a
 //   connection and 20 MiB/s at 16: 5), looks once more, and stays there, or
-//   back at the new count if the fewer do not keep the rate;
-// - it did not grow by the margin (looked at twice: a window can fall on the
-//   new connections' start): back to the count before, and it stays there (a
-//   line that one stream fills keeps one stream).
+//   goes back to the new count if the fewer lose more than a twentieth of its rate;
+// - it did not grow by the margin: back to the count before, and it stays
+//   there (a line that one stream fills keeps one stream).
+// Anything less than linear is looked at twice: a window can fall on the new
+// connections' start.
 // A window is half a second: on a capped link a count's rate is steady within
 // it, and at 60 ms a round trip the steps to sixteen then take under two
 // seconds (bench link-http). A file on a host where another file has measured
@@ -57,6 +58,8 @@ interface Measured {
 
 /** A step that grew as much as the count by this share of it counts as linear. */
 const LINEAR = 0.85;
+/** Gone down to fewer, they must keep this share of the rate the more made (new SSH sessions, for one, still open their windows). */
+const KEEP = 0.95;
 /** The step up where growth is linear, and where it is not known yet (the first). */
 const STEP = 4;
 
@@ -86,10 +89,15 @@ export class ConnectionPolicy {
     return this.settled;
   }
 
-  /** The most connections measured to help so far (undefined before the first window, and for a fixed count). */
-  get helped(): number | undefined {
-    if (this.o.setting !== 'auto') return undefined;
-    return this.settled ? this.target : this.best?.connections;
+  /**
+   * The count the measurements point to, for the host's next file to start at: where it settled,
+   * or the step it asks for after one that helped (undefined before the first window, and for a
+   * fixed count). What it asks for, not what it got: a file the host's other files leave few
+   * connections measured that more help, and the next file may find them free.
+   */
+  get learned(): number | undefined {
+    if (this.o.setting !== 'auto' || (!this.best && !this.settled)) return undefined;
+    return this.target;
   }
 
   /** The count asked for now, without a new reading. */
@@ -104,20 +112,22 @@ export class ConnectionPolicy {
     if (!measured) return this.target;
     if (this.trial) return this.judgeTrial(measured);
     const best = this.best;
-    if (best && measured.connections > best.connections && measured.rate < best.rate * (1 + this.margin)) {
-      if (!this.doubted) {
-        this.doubted = true;
-        return this.target;
-      }
-      // More did not help: back to what was enough.
-      return this.settle(best.connections);
-    }
-    this.doubted = false;
     // The count asked for last time was not granted (the host's connections are taken, or the
     // file cannot be split further): measure again at this count, ask no more than before.
     if (best && measured.connections <= best.connections) return this.target;
+    const grew = !best || measured.rate >= best.rate * (1 + this.margin);
+    const linear = !best || measured.rate >= LINEAR * best.rate * (measured.connections / best.connections);
+    // A window can fall on the new connections' start (a request's round trip, an SSH session's
+    // window opening, a busy machine): one more look before deciding that more did less than linear.
+    if (!linear && !this.doubted) {
+      this.doubted = true;
+      return this.target;
+    }
+    this.doubted = false;
+    // More did not help: back to what was enough.
+    if (!grew) return this.settle(best!.connections);
     this.best = measured;
-    if (best && measured.rate < LINEAR * best.rate * (measured.connections / best.connections)) {
+    if (best && !linear) {
       // Grew, but less than the count: the line is nearly full. The old per-connection rate says how many fill it.
       // (Less a twentieth: a measured 5.0001 connections' worth is five.)
       const fill = Math.max(best.connections, Math.ceil(measured.rate / (best.rate / best.connections) - 0.05));
@@ -155,7 +165,7 @@ export class ConnectionPolicy {
     // Still dropping the extra connections (they stop at the end of a request): look again.
     if (measured.connections > this.target) return this.target;
     this.trial = undefined;
-    return this.settle(measured.rate * (1 + this.margin) >= trial.rate ? this.target : trial.connections);
+    return this.settle(measured.rate >= KEEP * trial.rate ? this.target : trial.connections);
   }
 
   private settle(count: number): number {

@@ -224,8 +224,8 @@ class SegmentedDownload {
       this.job.log.debug({ event: 'download.connections', path: this.job.file.path, from: before, to: target, settled: this.policy.done, at: this.conns.size },
         `connections for ${this.job.file.path}: ${target}`);
       // What this file measured is where the host's next file starts.
-      const helped = this.policy.helped;
-      if (helped !== undefined) this.job.hosts.learned = helped;
+      const learned = this.policy.learned;
+      if (learned !== undefined) this.job.hosts.learned = learned;
     }
     while (this.conns.size < target) {
       const release = this.job.hosts.tryAcquire();
