@@ -46,6 +46,10 @@ const parallel = num(params, 'parallel', 5);
 const sshCipher = params.sshCipher;
 /** lftp over sftp: `pget -n 8` (0: one stream, `get`). */
 const segments = num(params, 'segments', 8);
+/** harvester: MAX_CONNECTIONS for a report side (its default, 16, otherwise). */
+const maxConnections = params.maxConnections;
+/** harvester: SEGMENTS for a side that measures one stream (its default, auto, otherwise). */
+const harvesterSegments = params.harvesterSegments;
 
 export interface LinkResult {
   bytes: number;
@@ -205,6 +209,8 @@ function daemonEnv(set: DataSet, ep: Endpoint, work: string): Record<string, str
       SFTP_PRIVATE_KEY: ep.sshd!.clientKey, SFTP_HOST_KEY: ep.sshd!.hostFingerprint, SSH_AUTH_SOCK: '', POLLING_INTERVAL: '1s',
     });
   }
+  if (maxConnections) env.MAX_CONNECTIONS = maxConnections;
+  if (harvesterSegments) env.SEGMENTS = harvesterSegments;
   // BENCH_DAEMON_ENV='{"SEGMENTS":"16"}': settings for a probe run; the figures run the defaults.
   if (process.env.BENCH_DAEMON_ENV) Object.assign(env, JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string>);
   return env;
