@@ -90,9 +90,11 @@ test('a plain label is filtered by rTorrent (d.multicall.filtered), a label with
   assert.deepEqual(sentToo, ['d.multicall2']);
 });
 
-test('an rTorrent without d.multicall.filtered (before 0.9.7) is listed with d.multicall2, and not asked again', async () => {
-  // A stand-in for an older rTorrent (Debian ships 0.9.8 only): its fault for the unknown method, real rows for d.multicall2.
-  const row = ['AB'.repeat(20), 'Old.Box.mkv', '1', '10', '10', '1500', 'harvester', '/dl', '/dl/Old.Box.mkv', 0, 1, '', 0];
+/**
+ * A stand-in rTorrent for what Debian's 0.9.8 cannot show: answers each XML-RPC call with
+ * `answer(method)` (an XML body), and records the methods called in order.
+ */
+async function standIn(answer: (method: string) => string): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
   const seen: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -101,20 +103,32 @@ test('an rTorrent without d.multicall.filtered (before 0.9.7) is listed with d.m
       const method = /<methodName>([^<]+)<\/methodName>/.exec(body)![1]!;
       seen.push(method);
       res.writeHead(200, { 'Content-Type': 'text/xml' });
-      // rTorrent writes integers as <i8>: strings here stand for them, as the deserializer gives them.
-      res.end(method === 'd.multicall2' ? serializeMethodResponse([row]) : serializeFault(new XmlRpcFault(`Method '${method}' not defined`, -506)));
+      res.end(answer(method));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/RPC2`,
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test('an rTorrent without d.multicall.filtered (before 0.9.7) is listed with d.multicall2, and not asked again', async () => {
+  // A stand-in for an older rTorrent (Debian ships 0.9.8 only): its fault for the unknown method, real rows for d.multicall2.
+  const row = ['AB'.repeat(20), 'Old.Box.mkv', '1', '10', '10', '1500', 'harvester', '/dl', '/dl/Old.Box.mkv', 0, 1, '', 0];
+  // rTorrent writes integers as <i8>: strings here stand for them, as the deserializer gives them.
+  const box = await standIn((method) =>
+    method === 'd.multicall2' ? serializeMethodResponse([row]) : serializeFault(new XmlRpcFault(`Method '${method}' not defined`, -506)));
   try {
-    const source = new RtorrentSource({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/RPC2`, label: 'harvester' });
+    const source = new RtorrentSource({ url: box.url, label: 'harvester' });
     for (let i = 0; i < 2; i++) {
       const [t] = await source.listTransfers();
       assert.deepEqual([t!.name, t!.ratio, t!.finished], ['Old.Box.mkv', 1.5, true]);
     }
-    assert.deepEqual(seen, ['d.multicall.filtered', 'd.multicall2', 'd.multicall2']);
+    assert.deepEqual(box.seen, ['d.multicall.filtered', 'd.multicall2', 'd.multicall2']);
   } finally {
-    await new Promise<void>((r) => server.close(() => r()));
+    await box.close();
   }
 });
 
@@ -124,28 +138,19 @@ test('addTransfer waits for rTorrent\'s queued load (load.* answers before the t
   const box = tempDir();
   const added = makeSeededTorrent({ saveDir: box, torrentDir: box, name: 'Queued.mkv', files: [{ path: 'Queued.mkv', size: 10 }] });
   const row = [added.hash.toUpperCase(), 'Queued.mkv', 0, 10, 0, 0, 'harvester', '/dl', '/dl/Queued.mkv', 0, 1, '', 0];
-  const seen: string[] = [];
   let looks = 0;
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => { body += d; });
-    req.on('end', () => {
-      const method = /<methodName>([^<]+)<\/methodName>/.exec(body)![1]!;
-      seen.push(method);
-      res.writeHead(200, { 'Content-Type': 'text/xml' });
-      if (method !== 'system.multicall') return res.end(serializeMethodResponse(0));
-      const fault = { faultCode: -501, faultString: 'Could not find info-hash.' };
-      res.end(serializeMethodResponse(++looks < 3 ? row.map(() => fault) : row.map((v) => [v])));
-    });
+  const fault = { faultCode: -501, faultString: 'Could not find info-hash.' };
+  const stand = await standIn((method) => {
+    if (method !== 'system.multicall') return serializeMethodResponse(0);
+    return serializeMethodResponse(++looks < 3 ? row.map(() => fault) : row.map((v) => [v]));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
-    const source = new RtorrentSource({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/RPC2`, label: 'harvester' });
+    const source = new RtorrentSource({ url: stand.url, label: 'harvester' });
     const t = await source.addTransfer({ torrent: added.torrent, category: null });
     assert.deepEqual([t.remoteId, t.name, t.finished], [added.hash, 'Queued.mkv', false]);
-    assert.deepEqual(seen, ['load.raw_start', 'system.multicall', 'system.multicall', 'system.multicall']);
+    assert.deepEqual(stand.seen, ['load.raw_start', 'system.multicall', 'system.multicall', 'system.multicall']);
   } finally {
-    await new Promise<void>((r) => server.close(() => r()));
+    await stand.close();
     removeDir(box);
   }
 });
