@@ -4,10 +4,11 @@
 //
 // - Host key: checked against SFTP_HOST_KEY or SFTP_KNOWN_HOSTS before any
 //   credential is sent (known-hosts.ts); no trust on first use.
-// - Reads keep READ_DEPTH requests of READ_CHUNK bytes outstanding: a stream
+// - Reads keep several requests of READ_CHUNK bytes outstanding: a stream
 //   that waits for each reply is bound by round trips, not by the line
-//   (reference/seedboxes.md "SFTP reads over a far link"; 16 x 32 KiB is what
-//   OpenSSH and lftp do). ssh2's createReadStream has one read in flight.
+//   (reference/seedboxes.md "SFTP reads over a far link"; pipelined-read.ts says
+//   how many: 2 MiB for a stream alone, less each when many read at once).
+//   ssh2's createReadStream has one read in flight.
 // - Every request has a time limit (the stall timeout): a server that stops
 //   answering (a stalled box, a dead NAT entry) fails the call with a
 //   retryable TimeoutError and drops the connection, so the next attempt
@@ -19,11 +20,11 @@ import { posix } from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { AuthError, NetworkError, NotFoundError, RejectedError, RemoteError, TimeoutError } from '../clients/errors';
 import { describeRefusal, preferredHostKeyAlgorithms, verifyHostKey } from './known-hosts';
-import { PipelinedRead } from './pipelined-read';
+import { PipelinedRead, readDepth } from './pipelined-read';
 import { loadCredentials, loadHostKeyPolicy, type Credentials, type SftpSettings } from './sftp-settings';
 import type { DirEntry, EntryInfo, EntryType, FileTransport, ReadOptions } from './types';
 
-export { READ_CHUNK, READ_DEPTH } from './pipelined-read';
+export { READ_CHUNK, READ_DEPTH, readDepth } from './pipelined-read';
 export { loadCredentials, loadHostKeyPolicy, type SftpSettings } from './sftp-settings';
 
 export interface SftpTransportOptions {
@@ -134,6 +135,7 @@ export class SftpTransport implements FileTransport {
       offset,
       end,
       readAt: (pos, len) => this.readFully(session, handle, path, pos, len),
+      depth: () => readDepth(this.readsAtOnce()),
       release: () => {
         if (released) return;
         released = true;
@@ -191,6 +193,13 @@ export class SftpTransport implements FileTransport {
   }
 
   // --- internals ---------------------------------------------------------
+
+  /** Reads open now over the main connection and the readers (a file's Segments, other files). */
+  private readsAtOnce(): number {
+    let n = this.live?.reads ?? 0;
+    for (const r of this.readers) n += r.reads;
+    return n;
+  }
 
   /** `len` bytes at `pos`, in as many requests as the server needs (it may answer short); fewer only at the file's end. */
   private async readFully(session: Session, handle: Buffer, path: string, pos: number, len: number): Promise<Buffer> {
