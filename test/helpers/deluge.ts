@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { stopChild } from './child';
 import { freePort, tempDir, waitUntilAsync } from './index';
 
 export { waitUntilAsync };
@@ -341,14 +342,7 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = (child: ChildProcess | undefined): Promise<void> => stopChild(child, 3000);
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

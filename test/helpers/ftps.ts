@@ -11,8 +11,8 @@
 // session processes paused with SIGSTOP (a stalled one).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { childPids, greets, killServer, signalPids, withDescendants } from './child';
 import { freePort, removeDir, tempDir } from './index';
 
 export const VSFTPD = '/usr/sbin/vsftpd';
@@ -132,46 +132,16 @@ export async function startVsftpd(): Promise<Vsftpd> {
     child.stdout!.on('data', (d: Buffer) => { stderr += d; });
     child.stderr!.on('data', (d: Buffer) => { stderr += d; });
     const deadline = Date.now() + 15_000;
-    while (!(await accepts(port))) {
+    while (!(await greets(port, '220'))) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`vsftpd did not listen on ${port}; output: ${stderr.slice(-1000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const children = (pid: number): number[] => {
-    try {
-      return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      return []; // none
-    }
-  };
-  const descendants = (pids: number[]): number[] => pids.flatMap((pid) => [pid, ...descendants(children(pid))]);
-  const sessions = (): number[] => (child?.pid ? descendants(children(child.pid)) : []);
-  const signalSessions = (sig: NodeJS.Signals): void => {
-    for (const pid of sessions()) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
+  // vsftpd forks a process per connection, and that one a process of its own.
+  const sessions = (): number[] => (child?.pid ? withDescendants(childPids(child.pid)) : []);
+  const signalSessions = (sig: NodeJS.Signals): void => signalPids(sessions(), sig);
   const stop = async (): Promise<void> => {
-    if (!running()) return;
-    const listener = child!;
-    const all = sessions();
-    const exited = new Promise<void>((r) => listener.once('exit', () => r()));
-    listener.kill('SIGKILL');
-    for (const pid of all) {
-      try {
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await exited;
-    listener.stdout?.destroy();
-    listener.stderr?.destroy();
+    if (running()) await killServer(child!, sessions());
   };
   await start();
   const share = (path: string): void => {
@@ -201,21 +171,4 @@ export async function startVsftpd(): Promise<Vsftpd> {
       removeDir(dir);
     },
   };
-}
-
-/** Does something accept TCP connections on the port and greet as an FTP server? */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.setTimeout(1000);
-    s.once('data', (d: Buffer) => {
-      s.destroy();
-      resolve(d.toString('latin1').startsWith('220'));
-    });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }

@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild } from './child';
 import { freePort, removeDir, tempDir, waitUntilAsync } from './index';
 import type { SeededTorrent } from './torrent-data';
 
@@ -94,13 +95,7 @@ export class QbittorrentHarness {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(this.child, 10_000);
   }
 
   /** Stop and start again on the same port and profile: every WebUI session is gone. */

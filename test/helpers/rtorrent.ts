@@ -8,6 +8,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild } from './child';
 import { freePort, removeDir, tempDir, waitUntilAsync } from './index';
 import type { SeededTorrent } from './torrent-data';
 import { RtorrentRpc } from '../../src/transfers/sources/rtorrent-xmlrpc';
@@ -168,11 +169,4 @@ export async function startRtorrent(): Promise<RtorrentHarness> {
   };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = (child: ChildProcess): Promise<void> => stopChild(child, 5_000);

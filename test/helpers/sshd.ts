@@ -5,8 +5,8 @@
 // processes paused with SIGSTOP (a stalled one).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { childPids, greets, killServer, signalPids, withDescendants } from './child';
 import { freePort, removeDir, tempDir } from './index';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -103,55 +103,16 @@ export async function startSshd(opts: { rsaHostKey?: boolean; config?: string[] 
     child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { stderr += d; });
     const deadline = Date.now() + 15_000;
-    while (!(await accepts(port))) {
+    while (!(await greets(port, 'SSH-'))) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`sshd did not listen on ${port}; stderr: ${stderr.slice(-1000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const sessions = (): number[] => {
-    if (!child?.pid) return [];
-    try {
-      return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      return []; // none
-    }
-  };
-  const descendants = (pids: number[]): number[] =>
-    pids.flatMap((pid) => {
-      let kids: number[] = [];
-      try {
-        kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-      } catch {
-        /* none */
-      }
-      return [pid, ...descendants(kids)];
-    });
-  const signalSessions = (sig: NodeJS.Signals): void => {
-    for (const pid of descendants(sessions())) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
+  // sshd forks one process per connection (and one more per session below it).
+  const sessions = (): number[] => (child?.pid ? childPids(child.pid) : []);
+  const signalSessions = (sig: NodeJS.Signals): void => signalPids(withDescendants(sessions()), sig);
   const stop = async (): Promise<void> => {
-    if (!running()) return;
-    const listener = child!;
-    const all = descendants(sessions());
-    const exited = new Promise<void>((r) => listener.once('exit', () => r()));
-    listener.kill('SIGKILL');
-    for (const pid of all) {
-      try {
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await exited;
-    // A session that outlived the listener still holds the pipe: do not let it keep the test alive.
-    listener.stderr?.destroy();
+    if (running()) await killServer(child!, withDescendants(sessions()));
   };
   await start();
   return {
@@ -183,21 +144,4 @@ export async function startSshd(opts: { rsaHostKey?: boolean; config?: string[] 
       removeDir(dir);
     },
   };
-}
-
-/** Does something accept TCP connections on the port (and say SSH)? */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.setTimeout(1000);
-    s.once('data', (d: Buffer) => {
-      s.destroy();
-      resolve(d.toString('latin1').startsWith('SSH-'));
-    });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }

@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild } from './child';
 import { freePort, removeDir, tempDir, waitUntilAsync } from './index';
 import type { SeededTorrent } from './torrent-data';
 
@@ -80,13 +81,7 @@ export class TransmissionDaemon {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(this.child, 10_000);
   }
 
   /** Stop and start on the same port: the daemon hands out a new session id. */
