@@ -5,7 +5,7 @@
 // never fails the loop. The claim is renewed while working; a lost claim stops
 // the work without recording anything.
 import { setMaxListeners } from 'node:events';
-import { readdir, stat, statfs } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
@@ -14,10 +14,10 @@ import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isStoreUnavailable } from '../store/errors';
 import { isClientError } from '../clients/errors';
-import { clearAlert, raiseAlert } from '../alerts';
 import { AllExcludedError, ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
 import { Exclusions, type ExcludeRule } from '../exclude';
 import { recordExcluded } from '../excluded-record';
+import { DiskSpace } from './disk-space';
 import { downloadFile, type Hasher } from './file-download';
 import { RateMeter, type FileProgress, type TransferProgress } from './progress';
 import type { SegmentsSetting } from './connection-policy';
@@ -99,8 +99,7 @@ export class Downloader {
   private readonly limiter: RateLimiter | undefined;
   /** MAX_CONNECTIONS per seedbox host (the client's readHost), shared by every download of the loop. */
   private readonly hosts = new Map<string, HostConnections>();
-  /** The open disk-full incident (for its alert and its recovery line). */
-  private diskFull: { since: number; neededBytes: number } | undefined;
+  private readonly disk: DiskSpace;
   /** The last Local Layout being chosen (layOut runs one at a time). */
   private laying: Promise<unknown> = Promise.resolve();
   /** Bytes fetched since the last takeDownloadedBytes() (the status page's history). */
@@ -113,11 +112,15 @@ export class Downloader {
     this.limiter = o.rateCap ? new RateLimiter(o.rateCap) : o.maxRate ? new RateLimiter(o.maxRate) : undefined;
     this.leaseMs = Math.min(o.leaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
     this.now = o.now ?? Date.now;
+    this.disk = new DiskSpace({
+      store: o.store, downloadDir: o.downloadDir, minFreeBytes: o.minFreeBytes ?? 0, log: o.log, now: this.now,
+      ...(o.freeSpace ? { freeSpace: o.freeSpace } : {}),
+    });
   }
 
   /** Claim work while transfer slots are free, and start it. Returns how many transfers were started. */
   async fill(): Promise<number> {
-    if (this.diskFull) await this.spaceIsBack();
+    if (this.disk.isFull) await this.disk.isBack();
     await this.stopPaused();
     let started = 0;
     while (this.active.size < this.o.maxParallel && !this.o.signal.aborted) {
@@ -420,24 +423,7 @@ export class Downloader {
   /** Free space must cover what remains of the transfer plus MIN_FREE_SPACE. */
   private async checkSpace(transferId: string, totalBytes: number): Promise<void> {
     const have = (await this.o.store.listFiles(transferId)).reduce((s, f) => s + (f.verified ? f.size : f.doneBytes), 0);
-    const needed = Math.max(0, totalBytes - have) + (this.o.minFreeBytes ?? 0);
-    const free = await this.freeSpace();
-    if (free < needed) throw new DiskFullError(needed, free);
-  }
-
-  private async freeSpace(): Promise<number> {
-    if (this.o.freeSpace) return this.o.freeSpace(this.o.downloadDir);
-    const s = await statfs(this.o.downloadDir);
-    return s.bavail * s.bsize;
-  }
-
-  private async spaceIsBack(): Promise<boolean> {
-    const full = this.diskFull!;
-    if ((await this.freeSpace()) < full.neededBytes) return false;
-    this.diskFull = undefined;
-    this.o.log.info({ event: 'disk.space-back', waitedMs: this.now() - full.since }, 'free space is back in DOWNLOAD_DIR: downloads resume');
-    await clearAlert(this.o.store, 'alert.disk-full', 'DOWNLOAD_DIR');
-    return true;
+    await this.disk.check(totalBytes - have);
   }
 
   /**
@@ -445,13 +431,9 @@ export class Downloader {
    * other transfers that fit go on. One alert per incident.
    */
   private async onDiskFull(a: Active, err: DiskFullError | NodeJS.ErrnoException, log: Logger): Promise<void> {
-    const needed = err instanceof DiskFullError ? err.neededBytes : Math.max(0, a.totalBytes - a.doneBytes) + (this.o.minFreeBytes ?? 0);
+    const needed = err instanceof DiskFullError ? err.neededBytes : this.disk.needed(a.totalBytes - a.doneBytes);
     await this.o.store.transition(a.transfer.id, this.o.owner, 'downloading', 'queued', { release: true, nextAttemptAt: this.now() + DISK_WAIT_MS });
-    if (!this.diskFull) {
-      this.diskFull = { since: this.now(), neededBytes: needed };
-      log.warn({ event: 'disk.full', err, neededBytes: needed }, `DOWNLOAD_DIR is too full for "${a.name}": downloads wait until space is back`);
-      await raiseAlert(this.o.store, 'alert.disk-full', 'DOWNLOAD_DIR', errorText(err));
-    }
+    await this.disk.filled(err, needed, a.name, log);
   }
 
   private async onFailure(a: Active, err: unknown, signal: AbortSignal, log: Logger): Promise<void> {
