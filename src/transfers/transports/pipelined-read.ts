@@ -18,10 +18,10 @@ export const MIN_READ_DEPTH = 4;
 /**
  * What a transport keeps in flight across all its reads at once: one stream's
  * 2 MiB, shared. Several streams of one file each carry a share of the line and
- * need a share of one stream's depth: 16 connections through the bench's capped
- * link (4 MiB/s each) made 24.9-25.3 MiB/s so, 25.3-27.5 with 512 KiB each
- * always, 20.7 with 2 MiB each always (the extra only queues at the shaper, and
- * is memory a small NAS does not have).
+ * need a share of one stream's depth. 16 connections through the bench's capped
+ * link (4 MiB/s each, link-sftp) made 24.9-25.4 MiB/s sharing it this way,
+ * 25.3-27.5 with 512 KiB each from the start, and 20.7 with 2 MiB each: the
+ * extra only queues at the shaper, and is memory a small NAS does not have.
  */
 export const IN_FLIGHT_BUDGET = READ_CHUNK * READ_DEPTH;
 
