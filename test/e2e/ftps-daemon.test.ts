@@ -1,6 +1,7 @@
 // The folder source over FTPS, end to end: the real CLI against a real vsftpd
 // on loopback (explicit TLS forced, a self-signed certificate pinned; one server
-// per file), `LOCAL_SEEDBOX_DIR=ftps://harvester-ftp@127.0.0.1:PORT/...`.
+// per file), `LOCAL_SEEDBOX_DIR=ftps://harvester-ftp@127.0.0.1:PORT/...`; a
+// segmented file (DESIGN.md 8) over several FTP connections.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -117,6 +118,25 @@ test('SIGKILL mid-file, then a restart: the copy resumes from the .part (REST) a
     assert.equal((await second.exited).code, 0);
   } finally {
     second.child.kill('SIGKILL');
+    removeDir(s.dir);
+  }
+});
+
+test('SEGMENTS=4: a file is fetched in ranges (REST at each range, one FTP connection each) and arrives byte-identical', { skip }, async () => {
+  const s = setup('segmented');
+  writeRandomFile(join(s.box, 'Film.2024.mkv'), 48 * MiB + 4321);
+  // Slow enough that the ranges are seen in flight together.
+  const run = daemon(s, { LOG_LEVEL: 'debug', SEGMENTS: '4', MIN_SEGMENT_SIZE: '4M', MAX_DOWNLOAD_RATE: '10M' });
+  try {
+    await run.waitForLine(ev('download.finished'), 120_000, 'download.finished');
+    assert.equal(await sha256File(join(s.downloads, 'Film.2024.mkv')), await sha256File(join(s.box, 'Film.2024.mkv')), 'byte-identical');
+    // Progress lines (every 2 s at debug) carry the file's connections: the four of SEGMENTS=4 at the most.
+    const counts = run.lines.filter(ev('download.progress')).map((l) => Number(l.connections));
+    assert.equal(Math.max(...counts), 4, `download.progress showed 4 connections (${counts.join(', ')})`);
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  } finally {
+    run.child.kill('SIGKILL');
     removeDir(s.dir);
   }
 });
