@@ -3,8 +3,10 @@
 // the next call connects again after a drop, an abort ends a read at once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { waitUntil } from '../helpers';
+import { removeDir, tempDir, waitUntil } from '../helpers';
+import { stopChild } from '../helpers/child';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeRandomFile } from '../helpers/files';
@@ -51,6 +53,43 @@ test('a read from an offset returns exactly the bytes from there to the end', as
     assert.equal((await drain(await t.read(path, { offset: 10, end: 20 }))).length, 10, 'a range');
   } finally {
     await t.close();
+  }
+});
+
+test('with no key file and no password, the keys of a real ssh-agent (SSH_AUTH_SOCK) log in and read', async () => {
+  const dir = tempDir();
+  const socket = join(dir, 'agent.sock');
+  // OpenSSH's own agent in the foreground on a socket of its own, holding the test's client key.
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  try {
+    await waitUntil(() => {
+      try {
+        execFileSync('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      } catch (err) {
+        // Exit 1: the agent answers and holds no key yet; 2: it is not listening yet.
+        return (err as { status?: number }).status === 1;
+      }
+      return true;
+    }, 10_000, 'ssh-agent listening');
+    const path = join(sshd.root, 'agent.bin');
+    writeRandomFile(path, 256 * 1024 + 3);
+    const withoutKey = transport({ settings: { privateKey: null, agentSocket: socket } });
+    try {
+      // The agent holds no key yet: refused, naming what was tried.
+      await assert.rejects(withoutKey.read(path, { offset: 0, end: 10 }), (err: Error) => isClientError(err) && /ssh-agent/.test(err.message));
+    } finally {
+      await withoutKey.close();
+    }
+    execFileSync('ssh-add', [sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+    const t = transport({ settings: { privateKey: null, agentSocket: socket } });
+    try {
+      assert.ok((await drain(await t.read(path, { offset: 0, end: 256 * 1024 + 3 }))).equals(readFileSync(path)));
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await stopChild(agent, 2000);
+    removeDir(dir);
   }
 });
 
