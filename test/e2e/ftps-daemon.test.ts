@@ -122,7 +122,7 @@ test('SIGKILL mid-file, then a restart: the copy resumes from the .part (REST) a
   }
 });
 
-test('SEGMENTS=4: a file is fetched in ranges (REST at each range, one FTP connection each) and arrives byte-identical', { skip }, async () => {
+test('SEGMENTS=4: a file is fetched in ranges over 4 FTP connections at once (REST at each) and arrives byte-identical', { skip }, async () => {
   const s = setup('segmented');
   writeRandomFile(join(s.box, 'Film.2024.mkv'), 48 * MiB + 4321);
   // Slow enough that the ranges are seen in flight together.
