@@ -25,10 +25,6 @@ export class DiskSpace {
 
   constructor(private readonly o: DiskSpaceOptions) {}
 
-  get isFull(): boolean {
-    return this.full !== undefined;
-  }
-
   /** Throws DiskFullError unless `remainingBytes` plus MIN_FREE_SPACE fit now. */
   async check(remainingBytes: number): Promise<void> {
     const needed = this.needed(remainingBytes);

@@ -5,20 +5,21 @@
 // never fails the loop. The claim is renewed while working; a lost claim stops
 // the work without recording anything.
 import { setMaxListeners } from 'node:events';
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DownloadClient } from '../clients/types';
-import { HostileNameError, localLayout, safeSegment, type LocalLayout } from '../layout';
+import type { LocalLayout } from '../layout';
 import type { RemoteFile, RemoteTransfer, Transfer } from '../model';
 import { errorText, MAX_LEASE_MS, type Store } from '../store/store';
 import { isStoreUnavailable } from '../store/errors';
 import { isClientError } from '../clients/errors';
-import { AllExcludedError, ClaimLostError, DiskFullError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
+import { AllExcludedError, ClaimLostError, DownloadsPausedError, PausedError, SizeMismatchError } from './errors';
 import { Exclusions, type ExcludeRule } from '../exclude';
 import { recordExcluded } from '../excluded-record';
 import { DiskSpace } from './disk-space';
 import { downloadFile, type Hasher } from './file-download';
+import { settleFailure, type FailureContext } from './failure';
+import { LayOut } from './lay-out';
 import { RateMeter, type FileProgress, type TransferProgress } from './progress';
 import type { SegmentsSetting } from './connection-policy';
 import { HostConnections } from './host-connections';
@@ -100,8 +101,8 @@ export class Downloader {
   /** MAX_CONNECTIONS per seedbox host (the client's readHost), shared by every download of the loop. */
   private readonly hosts = new Map<string, HostConnections>();
   private readonly disk: DiskSpace;
-  /** The last Local Layout being chosen (layOut runs one at a time). */
-  private laying: Promise<unknown> = Promise.resolve();
+  private readonly layOut: LayOut;
+  private readonly failures: FailureContext;
   /** Bytes fetched since the last takeDownloadedBytes() (the status page's history). */
   private untakenBytes = 0;
   private readonly exclusions: Exclusions;
@@ -112,15 +113,17 @@ export class Downloader {
     this.limiter = o.rateCap ? new RateLimiter(o.rateCap) : o.maxRate ? new RateLimiter(o.maxRate) : undefined;
     this.leaseMs = Math.min(o.leaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
     this.now = o.now ?? Date.now;
+    this.layOut = new LayOut(o.store, o.downloadDir);
     this.disk = new DiskSpace({
       store: o.store, downloadDir: o.downloadDir, minFreeBytes: o.minFreeBytes ?? 0, log: o.log, now: this.now,
       ...(o.freeSpace ? { freeSpace: o.freeSpace } : {}),
     });
+    this.failures = { store: o.store, owner: o.owner, maxAttempts: o.maxAttempts, stopping: o.signal, disk: this.disk, now: this.now };
   }
 
   /** Claim work while transfer slots are free, and start it. Returns how many transfers were started. */
   async fill(): Promise<number> {
-    if (this.disk.isFull) await this.disk.isBack();
+    await this.disk.isBack();
     await this.stopPaused();
     let started = 0;
     while (this.active.size < this.o.maxParallel && !this.o.signal.aborted) {
@@ -240,7 +243,7 @@ export class Downloader {
     try {
       if (t.state === 'queued' && !(await store.transition(t.id, owner, 'queued', 'downloading'))) return;
       const files = await this.filesToFetch(t, await this.o.client.listFiles(remoteOf(t), abort.signal), tlog);
-      const layout = await this.layOut(t, files);
+      const layout = await this.layOut.of(t, files);
       a.name = layout.name;
       a.totalBytes = files.reduce((s, f) => s + f.size, 0);
       await this.checkSpace(t.id, a.totalBytes);
@@ -259,7 +262,7 @@ export class Downloader {
           `downloaded "${layout.name}"`);
       }
     } catch (err) {
-      await this.onFailure(a, err, abort.signal, tlog).catch((failed: unknown) => {
+      await settleFailure(this.failures, a, err, abort.signal, tlog).catch((failed: unknown) => {
         // Recording the failure needs the store: when it is away, the claim's lease brings the transfer back.
         if (!isStoreUnavailable(failed)) throw failed;
         tlog.warn({ event: 'download.store-unavailable', name: a.name, err: { message: failed.message } }, `download of "${a.name}" stopped: the store cannot be reached`);
@@ -289,39 +292,6 @@ export class Downloader {
         .catch((err: unknown) => log.warn({ event: 'download.excluded-record-failed', err }, 'could not record the excluded files for status'));
     }
     return kept;
-  }
-
-  /**
-   * The transfer's Local Layout, recorded with its File Names. A transfer with a recorded name
-   * keeps it; a new one is named against the names its folder already holds (other transfers'
-   * and the entries on disk), so that two names that differ only in case never share one entry
-   * on a case-insensitive share. One at a time: two new transfers cannot both pick a name.
-   */
-  private layOut(t: Transfer, files: RemoteFile[]): Promise<LocalLayout<RemoteFile>> {
-    const next = this.laying.then(async () => {
-      const taken = t.localName ? [] : await this.namesTaken(t);
-      const layout = localLayout({ downloadDir: this.o.downloadDir, category: t.category, files, transferName: t.name, recordedName: t.localName, taken });
-      await this.o.store.setFiles(t.id, files, layout.name);
-      return layout;
-    });
-    this.laying = next.catch(() => undefined);
-    return next;
-  }
-
-  /** The names other transfers recorded in t's folder, and the entries on disk there (a `.part` as its final name). */
-  private async namesTaken(t: Transfer): Promise<string[]> {
-    const category = t.category || null;
-    const recorded = (await this.o.store.list())
-      .filter((o) => o.id !== t.id && o.localName && !o.localDeletedAt && (o.category || null) === category)
-      .map((o) => o.localName!);
-    let dir: string;
-    try {
-      dir = category ? path.join(this.o.downloadDir, safeSegment(category, 'category')) : this.o.downloadDir;
-    } catch {
-      return recorded; // localLayout refuses the category with its reason
-    }
-    const onDisk = await readdir(dir).catch(() => [] as string[]);
-    return [...recorded, ...onDisk.map((n) => n.replace(/\.part$/, ''))];
   }
 
   /** Every file through the shared slots; the first failure stops the others (they keep their `.part`). */
@@ -426,72 +396,7 @@ export class Downloader {
     await this.disk.check(totalBytes - have);
   }
 
-  /**
-   * The transfer waits (back to queued, attempts untouched, looked at again in DISK_WAIT_MS);
-   * other transfers that fit go on. One alert per incident.
-   */
-  private async onDiskFull(a: Active, err: DiskFullError | NodeJS.ErrnoException, log: Logger): Promise<void> {
-    const needed = err instanceof DiskFullError ? err.neededBytes : this.disk.needed(a.totalBytes - a.doneBytes);
-    await this.o.store.transition(a.transfer.id, this.o.owner, 'downloading', 'queued', { release: true, nextAttemptAt: this.now() + DISK_WAIT_MS });
-    await this.disk.filled(err, needed, a.name, log);
-  }
-
-  private async onFailure(a: Active, err: unknown, signal: AbortSignal, log: Logger): Promise<void> {
-    const t = a.transfer;
-    if (err instanceof DiskFullError || (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') {
-      // A write that hit ENOSPC keeps its .part for resume; nothing else is harmed.
-      await this.onDiskFull(a, err as DiskFullError, log);
-      return;
-    }
-    if (err instanceof ClaimLostError || signal.reason instanceof ClaimLostError) {
-      log.warn({ event: 'download.claim-lost' }, 'claim lost (to another owner, or not renewed in time): stopping this download');
-      return;
-    }
-    if (isStoreUnavailable(err)) {
-      // Not the transfer's fault, and nothing can be recorded now: its .part stays, and the claim comes
-      // back when its lease ends (the download resumes then, here or on another replica).
-      log.warn({ event: 'download.store-unavailable', name: a.name, err: { message: (err as Error).message } }, `download of "${a.name}" stopped: the store cannot be reached`);
-      return;
-    }
-    const paused = signal.reason instanceof DownloadsPausedError ? 'all'
-      : err instanceof PausedError || signal.reason instanceof PausedError ? 'transfer' : undefined;
-    if (paused) {
-      // Paused (this transfer, or every download): not a failure. It stays `downloading` with its
-      // progress; claimNext skips a paused transfer, and the loop claims nothing while all are paused.
-      await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
-      // The stored progress counts the bytes of the cut file too (a.doneBytes gave them back for a retry).
-      const doneBytes = (await this.o.store.get(t.id).catch(() => undefined))?.doneBytes ?? a.doneBytes;
-      log.info({ event: 'download.paused', name: a.name, doneBytes, totalBytes: a.totalBytes, scope: paused },
-        paused === 'all'
-          ? `download of "${a.name}" paused with every download: will resume from its .part files`
-          : `"${a.name}" paused: the file in flight was cut, its .part kept for resume`);
-      return;
-    }
-    if (this.o.signal.aborted) {
-      // Stopping: not a failure. The claim is released so the next process or loop resumes at once.
-      await this.o.store.releaseClaim(t.id, this.o.owner).catch(() => undefined);
-      log.info({ event: 'download.interrupted', name: a.name, doneBytes: a.doneBytes }, 'download interrupted by stop: will resume');
-      return;
-    }
-    // A hostile File Name will not change on retry, nor will EXCLUDE: fail for good at once.
-    const permanent = err instanceof HostileNameError || err instanceof AllExcludedError;
-    const result = await this.o.store.recordFailure(t.id, err, {
-      maxAttempts: permanent ? 0 : this.o.maxAttempts,
-      owner: this.o.owner,
-      retryState: 'queued',
-      notifyOnGiveUp: {
-        id: `download.failed:${t.id}`, event: 'download.failed',
-        payload: { name: a.name, transferId: t.id, hash: t.hash, error: errorText(err) },
-      },
-    });
-    const fields = { event: 'download.failed', name: a.name, err, attempts: result.attempts, outcome: result.outcome, nextAttemptAt: result.nextAttemptAt };
-    if (result.outcome === 'failed') log.error(fields, `download of "${a.name}" failed for good after ${result.attempts} attempt(s)`);
-    else log.warn(fields, `download of "${a.name}" failed: ${errorText(err)}`);
-  }
 }
-
-/** How long a transfer that does not fit waits before it is looked at again. */
-const DISK_WAIT_MS = 15_000;
 
 /** Tries of one file within one attempt, for errors a resume can fix. */
 const RESUME_ROUNDS = 3;
